@@ -55,6 +55,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run in-process
     RQ_QUEUES = ["default", "notifications"]
+    # Embedded demo only: run the periodic jobs in a thread of the web process when no
+    # Redis is configured (one process takes a lock file and runs them).
+    RUN_INPROCESS_SCHEDULER = _bool("RUN_INPROCESS_SCHEDULER", False)
 
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     TIMEZONE = "Asia/Taipei"

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from flask import Flask, request, session
 from flask_appbuilder import AppBuilder
 
-from config import DEFAULT_SECRET_KEY, Config, is_production
+from config import DEFAULT_SECRET_KEY, INSTANCE_DIR, Config, is_production
 
 from .extensions import csrf, db, mail, migrate
 
@@ -53,7 +53,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, instance_path=os.fspath(INSTANCE_DIR))
     app.config.from_object(Config)
     if overrides:
         app.config.update(overrides)
@@ -92,4 +92,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+    if app.config.get("RUN_INPROCESS_SCHEDULER") and not app.config.get("REDIS_URL"):
+        from .jobs import inprocess
+
+        inprocess.start(app)
     return app

@@ -13,4 +13,5 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
 echo
 echo "Serving the public site at http://$HOST:$PORT/ and the back office at http://$HOST:$PORT/admin/"
+export RUN_INPROCESS_SCHEDULER=1
 exec .venv/bin/gunicorn --workers 2 --bind "$HOST:$PORT" --access-logfile - run:app

@@ -5,8 +5,9 @@ from flask import Flask
 
 
 def register_public(app: Flask) -> None:
-    from . import catalogue, filters
+    from . import auth, catalogue, filters
 
+    auth.init_auth(app)
     filters.register(app)
     app.register_blueprint(catalogue.bp)
     try:
