@@ -156,12 +156,12 @@ def load_course(session: Session, code: str) -> Course:
     return course
 
 
-def apply(session: Session, course: Course, citizen: Citizen, learner: Learner | None,
-          actor: Actor, *, channel: str = "online") -> Registration:
-    """Apply for a course in its open phase.  Commits nothing: the caller commits.
+def check_can_apply(session: Session, course: Course, citizen: Citizen,
+                    learner: Learner | None, *, lock: bool = False) -> tuple[Phase, Learner]:
+    """Every rule an application must pass; raises DomainError with the reason.
 
-    First-come phases admit at once while seats remain (then waitlist); lottery phases
-    collect the application for the draw."""
+    With ``lock`` the learner's row is locked first, which serialises this learner's
+    concurrent applications so the duplicate and per-term checks hold under load."""
     now = clock.now()
     learner = learner or citizen.self_learner
     if learner is None or learner.citizen_id != citizen.id:
@@ -174,8 +174,8 @@ def apply(session: Session, course: Course, citizen: Citizen, learner: Learner |
     if phase.mode == "first_come" and _earlier_lottery_pending(course, phase):
         raise DomainError(_l("Please wait: the lottery of the previous phase has not been drawn yet."),
                           code="draw_pending")
-    # One learner at a time: serialises the duplicate and per-term checks for this learner.
-    session.execute(select(Learner.id).where(Learner.id == learner.id).with_for_update())
+    if lock:
+        session.execute(select(Learner.id).where(Learner.id == learner.id).with_for_update())
     check_eligibility(session, course, phase, learner)
     duplicate = session.execute(select(Registration.id).where(
         Registration.learner_id == learner.id, Registration.course_id == course.id,
@@ -195,7 +195,17 @@ def apply(session: Session, course: Course, citizen: Citizen, learner: Learner |
             and seats.phase_cap_reached(session, phase.id) and seats.seats_free(session, course.id) > 0:
         raise DomainError(_l("The %(n)s seats reserved for this phase are taken."),
                           code="phase_full", n=phase.seat_cap)
+    return phase, learner
 
+
+def apply(session: Session, course: Course, citizen: Citizen, learner: Learner | None,
+          actor: Actor, *, channel: str = "online") -> Registration:
+    """Apply for a course in its open phase.  Commits nothing: the caller commits.
+
+    First-come phases admit at once while seats remain (then waitlist); lottery phases
+    collect the application for the draw."""
+    now = clock.now()
+    phase, learner = check_can_apply(session, course, citizen, learner, lock=True)
     reg = Registration(
         entry_no=new_entry_no(course), course_id=course.id, phase_id=phase.id,
         venue_id=course.venue_id, term_id=course.term_id, citizen_id=citizen.id,

@@ -128,6 +128,81 @@ class PublicApi(BaseApi):
         counts = catalogue_service.live_counts(db.session, [c.id])[c.id]
         return self.response(200, **course_json(c, counts, clock.now(), detail=True))
 
+    @expose("/courses/<code>/admissions", methods=["GET"])
+    def admissions(self, code):
+        """The admission list and waitlist, masked.
+        ---
+        get:
+          summary: Admitted entries and the waitlist in order (masked names, entry numbers)
+          parameters:
+          - {in: path, name: code, required: true, schema: {type: string}}
+          responses:
+            200:
+              description: The lists
+              content:
+                application/json:
+                  schema: {type: object}
+            404:
+              description: No course has that code
+              content:
+                application/json:
+                  schema: {type: object}
+        """
+        from ...services import public_lists
+
+        try:
+            c = catalogue_service.get_course(db.session, code)
+        except DomainError as exc:
+            return self._error(exc)
+        lists = public_lists.admission_lists(db.session, c)
+        return self.response(
+            200, course_code=c.code, quota=c.quota, seats_left=c.seats_left,
+            admitted=[{"entry_no": e.entry_no, "masked_name": e.masked_name, "status": e.state}
+                      for e in lists["admitted"]],
+            waitlist=[{"position": e.position, "entry_no": e.entry_no,
+                       "masked_name": e.masked_name} for e in lists["waitlist"]],
+            applied=[{"entry_no": e.entry_no, "masked_name": e.masked_name}
+                     for e in lists["applied"]])
+
+    @expose("/courses/<code>/lottery", methods=["GET"])
+    def lottery(self, code):
+        """The lottery record of specs/lottery.md (commitment before the draw, everything after).
+        ---
+        get:
+          summary: The verifiable lottery record
+          parameters:
+          - {in: path, name: code, required: true, schema: {type: string}}
+          - {in: query, name: phase, schema: {type: integer, minimum: 1}, description: phase number when a course has several lottery phases (default the latest drawn, else the first)}
+          responses:
+            200:
+              description: The record (course_code, commitment, seed, beacon, seats, drawn_at, algorithm, entries, excluded)
+              content:
+                application/json:
+                  schema: {type: object}
+            404:
+              description: No such course or it has no lottery
+              content:
+                application/json:
+                  schema: {type: object}
+        """
+        from ...services import draws, public_lists
+
+        try:
+            c = catalogue_service.get_course(db.session, code)
+        except DomainError as exc:
+            return self._error(exc)
+        phases = public_lists.lottery_phases(c)
+        raw = request.args.get("phase")
+        if raw is not None:
+            phases = [p for p in phases if raw.isdigit() and p.seq == int(raw)]
+        if not phases:
+            return self.response(404, error="no_lottery", message="This course has no such lottery.")
+        drawn = [p for p in phases if p.drawn_at]
+        phase = drawn[-1] if drawn and raw is None else phases[0]
+        record = draws.public_record(db.session, phase)
+        return current_app.response_class(json.dumps(record, ensure_ascii=False),
+                                          mimetype="application/json")
+
     @expose("/openapi.json", methods=["GET"])
     def openapi_spec(self):
         """The OpenAPI document of the public API.
