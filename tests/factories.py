@@ -100,3 +100,26 @@ class Factory:
 
     def commit(self):
         self.session.commit()
+
+
+def bulk_citizens(session, n: int, *, birth=dt.date(1985, 5, 20), start: int = 500000):
+    """Many citizens at once (one password hash, bulk insert) for load and concurrency tests."""
+    from werkzeug.security import generate_password_hash
+
+    from app.models import Citizen, Learner
+
+    hashed = generate_password_hash(PASSWORD)
+    cipher = accounts.cipher()
+    people = []
+    for i in range(n):
+        nid = national_id(start + i, letter="B")
+        people.append(Citizen(name=f"測試{i}", national_id_enc=cipher.encrypt(nid),
+                              national_id_hash=accounts.id_hash(nid), birth_date=birth,
+                              phone=f"09{start + i:08d}"[-10:], email=f"bulk{start + i}@example.tw",
+                              password_hash=hashed))
+    session.add_all(people)
+    session.flush()
+    session.add_all([Learner(citizen_id=c.id, relation="self", name=c.name, birth_date=birth)
+                     for c in people])
+    session.commit()
+    return people

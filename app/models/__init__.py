@@ -5,7 +5,7 @@ from .audit import AuditEntry  # noqa: F401
 from .citizen import Citizen, IdentityClaim, Learner, OneTimeCode  # noqa: F401
 from .course import Course, FlowTemplate, FlowTemplatePhase, Phase  # noqa: F401
 from .notification import DeliveryAttempt, Notification  # noqa: F401
-from .payment import Payment, PaymentSlip, Receipt, ReconciliationBatch  # noqa: F401
+from .payment import Payment, PaymentSlip, Receipt, ReconciliationBatch, SlipSerial  # noqa: F401
 from .refund import Refund, RemittanceBatch  # noqa: F401
 from .registration import Registration, RegistrationEvent  # noqa: F401
 from .staff import StaffProfile  # noqa: F401

@@ -7,6 +7,13 @@ from sqlalchemy.orm import relationship
 from .base import Model, utcnow
 
 
+class SlipSerial(Model):
+    """Hands out slip serials without locks: one row per issued serial (its id)."""
+
+    __tablename__ = "slip_serial"
+    id = Column(Integer, primary_key=True)
+
+
 class PaymentSlip(Model):
     """The slip issued on admission; its amount is frozen when issued."""
 
@@ -16,7 +23,7 @@ class PaymentSlip(Model):
     registration = relationship("Registration")
     venue_id = Column(Integer, ForeignKey("venue.id"), nullable=False, index=True)
     venue = relationship("Venue")
-    serial = Column(Integer, nullable=False)  # 8-digit serial unique per venue
+    serial = Column(Integer, nullable=False)  # 8-digit serial, unique per slip (SlipSerial)
     virtual_account = Column(String(16), unique=True, nullable=False)
     amount = Column(Integer, nullable=False)
     fee = Column(Integer, nullable=False)

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ..models import Course, DiscountRule, Learner, PaymentSlip, Registration, Venue
+from ..models import Course, DiscountRule, Learner, PaymentSlip, Registration, SlipSerial, Venue
 from . import clock, identities, payment_codes
 from .registration import SENIOR_AGE, is_returning_student, verified_identities
 
@@ -78,11 +78,15 @@ def amount_due(session: Session, course: Course, learner: Learner) -> AmountDue:
 
 
 def _next_serial(session: Session, venue_id: int) -> int:
-    """The venue's next 8-digit slip serial, under a lock on the venue row."""
-    session.execute(select(Venue.id).where(Venue.id == venue_id).with_for_update())
-    current = session.execute(select(func.max(PaymentSlip.serial)).where(
-        PaymentSlip.venue_id == venue_id)).scalar()
-    return (current or 0) + 1
+    """The next 8-digit slip serial.  Taken from an auto-increment row, so concurrent
+    admissions never wait on each other (a lock on the venue row would serialise every
+    admission of the venue, and deadlock against the foreign-key locks of inserts)."""
+    row = SlipSerial()
+    session.add(row)
+    session.flush()
+    if row.id > payment_codes.MAX_SERIAL:  # pragma: no cover - 100 million slips
+        raise RuntimeError("slip serials exhausted: extend the virtual-account scheme")
+    return row.id
 
 
 def issue_slip(session: Session, reg: Registration) -> PaymentSlip:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d9618f02d9e0
+Revision ID: d20241cc532c
 Revises: 
-Create Date: 2026-11-29 02:47:23.405876
+Create Date: 2026-11-29 02:58:07.786047
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd9618f02d9e0'
+revision = 'd20241cc532c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -146,6 +146,10 @@ def upgrade():
     with op.batch_alter_table('reconciliation_batch', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reconciliation_batch_sha256'), ['sha256'], unique=False)
 
+    op.create_table('slip_serial',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('venue',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=8), nullable=False),
@@ -804,6 +808,7 @@ def downgrade():
 
     op.drop_table('ab_api_key')
     op.drop_table('venue')
+    op.drop_table('slip_serial')
     with op.batch_alter_table('reconciliation_batch', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reconciliation_batch_sha256'))
 
