@@ -1,14 +1,39 @@
-"""Message texts per event and channel, in the citizen's language (zh_Hant_TW or en)."""
+"""Message texts per event and channel, in the citizen's language (zh_Hant_TW or en).
+
+:func:`render` turns an event into a :class:`Message`, translated with Flask-Babel in the
+citizen's locale (``force_locale``); the texts are the ``msgid``s in :data:`TEXTS`
+(``%(name)s`` parameters: title, code, entry, deadline, link and whatever the caller
+passes).  Rendering happens when the event is written (notify), so the outbox row holds
+exactly what is sent.
+
+* **E-mail**: the subject; a plain-text part (the text, then a short footer); an HTML
+  part from ``templates/email/notification.html``, every value escaped and the link an
+  ``<a>`` to the absolute URL (``PUBLIC_BASE_URL`` + path, or the caller's ``link=``).
+* **SMS**: no subject; a short sender tag then the text, kept within
+  ``NOTIFY_SMS_MAX_SEGMENTS`` (default 2) segments of the gateway.  A segment holds 70
+  characters when the text has any Chinese (UCS-2; 67 each once concatenated) or 160
+  for plain GSM text (153 each concatenated).  Longer texts are *shortened*, not split
+  into separate messages: the words are cut with an ellipsis and the link is always
+  kept whole at the end, so the page has the rest.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_babel import force_locale, gettext as _
+from markupsafe import Markup, escape
 
 from . import clock
+from .channels import setting
 
-SMS_MAX = 70  # one Big5/UCS-2 SMS segment holds 70 characters
+SMS_MAX = 70  # one UCS-2 (Chinese) SMS segment holds 70 characters
+_LINK = "@@LINK@@"  # stands for the link while the HTML part is escaped
+
+
+def N_(msgid: str) -> str:
+    """Marks a msgid for extraction (pybabel's default keywords include N_)."""
+    return msgid
 
 
 @dataclass
@@ -18,108 +43,150 @@ class Message:
     html: str | None = None
 
 
+#: event -> (subject msgid, text msgid).  Every event renders in zh_Hant_TW and en.
+TEXTS: dict[str, tuple[str, str]] = {
+    "registration_received": (
+        N_("Application received: %(title)s"),
+        N_("We received your application %(entry)s for %(title)s (%(code)s). The lottery result will be published on the course page. %(link)s")),
+    "lottery_result": (
+        N_("Lottery result: %(title)s"),
+        N_("The lottery for %(title)s has been drawn. See the result: %(link)s")),
+    "admitted": (
+        N_("Admitted: %(title)s"),
+        N_("You are admitted to %(title)s (%(code)s), entry %(entry)s. Please pay by %(deadline)s (Taipei time); download the payment slip: %(link)s")),
+    "waitlisted": (
+        N_("Waitlisted: %(title)s"),
+        N_("Your application %(entry)s for %(title)s is on the waitlist. We will tell you if a seat frees up. %(link)s")),
+    "promoted": (
+        N_("A seat is yours: %(title)s"),
+        N_("A seat in %(title)s freed up and is now yours (entry %(entry)s). Please pay by %(deadline)s (Taipei time): %(link)s")),
+    "withdrawn": (
+        N_("Withdrawn: %(title)s"),
+        N_("Your registration %(entry)s for %(title)s was withdrawn.")),
+    "forfeited": (
+        N_("Seat forfeited: %(title)s"),
+        N_("Your registration %(entry)s for %(title)s was not paid by the deadline and the seat was given up.")),
+    "payment_received": (
+        N_("Payment received: %(title)s"),
+        N_("We received your payment for %(title)s (entry %(entry)s). See you in class! %(link)s")),
+    "payment_due": (
+        N_("Payment due tomorrow: %(title)s"),
+        N_("Reminder: please pay for %(title)s (entry %(entry)s) by %(deadline)s (Taipei time): %(link)s")),
+    "class_starts": (
+        N_("Class starts tomorrow: %(title)s"),
+        N_("Your class %(title)s (%(code)s) starts tomorrow. %(link)s")),
+    "refund_requested": (
+        N_("Refund request received: %(title)s"),
+        N_("We received your refund request for %(title)s (entry %(entry)s). The venue will review it.")),
+    "refund_approved": (
+        N_("Refund approved: %(title)s"),
+        N_("Your refund for %(title)s (entry %(entry)s) was approved and will be remitted to your bank account.")),
+    "refund_rejected": (
+        N_("Refund not approved: %(title)s"),
+        N_("Your refund request for %(title)s (entry %(entry)s) was not approved. Please contact the venue for details.")),
+    "refund_remitted": (
+        N_("Refund remitted: %(title)s"),
+        N_("The refund for %(title)s (entry %(entry)s) has been remitted to your bank account.")),
+    "course_cancelled": (
+        N_("Course cancelled: %(title)s"),
+        N_("The venue cancelled %(title)s (%(code)s). What you paid will be refunded in full.")),
+    "survey": (
+        N_("How did we do?"),
+        N_("Thank you for taking part. Tell us what you think of the registration system: %(link)s")),
+    "verify_email": (
+        N_("Confirm your e-mail address"),
+        N_("Open this link to confirm your e-mail address: %(link)s")),
+    "verify_sms": (
+        N_("Your verification code"),
+        N_("Your verification code is %(code)s. It expires in 10 minutes.")),
+    "password_reset": (
+        N_("Reset your password"),
+        N_("Open this link within an hour to choose a new password: %(link)s")),
+}
+#: Every event with translated texts (``broadcast`` carries the caller's own text).
+EVENTS = tuple(TEXTS)
+
+
 def _deadline(reg) -> str:
     if reg is None or reg.deadline_at is None:
         return ""
-    local = clock.to_taipei(reg.deadline_at)
-    return f"{local:%Y-%m-%d %H:%M}"
+    return f"{clock.to_taipei(reg.deadline_at):%Y-%m-%d %H:%M}"
 
 
-def _texts(event: str, reg, ctx: dict) -> tuple[str, str]:
-    """(subject, body) for an event, already translated in the active locale."""
+def _params(reg, ctx: dict) -> dict:
     course = reg.course if reg is not None else None
-    title = course.title if course is not None else ""
-    code = course.code if course is not None else ""
-    entry = reg.entry_no if reg is not None else ""
-    link = ctx.get("link") or (f"{current_app.config['PUBLIC_BASE_URL']}/my/registrations/{reg.id}"
-                               if reg is not None else current_app.config["PUBLIC_BASE_URL"])
-    p = {"title": title, "code": code, "entry": entry, "deadline": _deadline(reg), "link": link,
-         **{k: v for k, v in ctx.items() if isinstance(v, (str, int))}}
-    table = {
-        "registration_received": (
-            _("Application received: %(title)s", **p),
-            _("We received your application %(entry)s for %(title)s (%(code)s). The lottery result will be published on the course page. %(link)s", **p)),
-        "admitted": (
-            _("Admitted: %(title)s", **p),
-            _("You are admitted to %(title)s (%(code)s), entry %(entry)s. Please pay by %(deadline)s (Taipei time); download the payment slip: %(link)s", **p)),
-        "waitlisted": (
-            _("Waitlisted: %(title)s", **p),
-            _("Your application %(entry)s for %(title)s is on the waitlist. We will tell you if a seat frees up. %(link)s", **p)),
-        "promoted": (
-            _("A seat is yours: %(title)s", **p),
-            _("A seat in %(title)s freed up and is now yours (entry %(entry)s). Please pay by %(deadline)s (Taipei time): %(link)s", **p)),
-        "withdrawn": (
-            _("Withdrawn: %(title)s", **p),
-            _("Your registration %(entry)s for %(title)s was withdrawn.", **p)),
-        "forfeited": (
-            _("Seat forfeited: %(title)s", **p),
-            _("Your registration %(entry)s for %(title)s was not paid by the deadline and the seat was given up.", **p)),
-        "payment_received": (
-            _("Payment received: %(title)s", **p),
-            _("We received your payment for %(title)s (entry %(entry)s). See you in class! %(link)s", **p)),
-        "payment_due": (
-            _("Payment due tomorrow: %(title)s", **p),
-            _("Reminder: please pay for %(title)s (entry %(entry)s) by %(deadline)s (Taipei time): %(link)s", **p)),
-        "class_starts": (
-            _("Class starts tomorrow: %(title)s", **p),
-            _("Your class %(title)s (%(code)s) starts tomorrow. %(link)s", **p)),
-        "refund_requested": (
-            _("Refund request received: %(title)s", **p),
-            _("We received your refund request for %(title)s (entry %(entry)s). The venue will review it.", **p)),
-        "refund_approved": (
-            _("Refund approved: %(title)s", **p),
-            _("Your refund for %(title)s (entry %(entry)s) was approved and will be remitted to your bank account.", **p)),
-        "refund_rejected": (
-            _("Refund not approved: %(title)s", **p),
-            _("Your refund request for %(title)s (entry %(entry)s) was not approved. Please contact the venue for details.", **p)),
-        "refund_remitted": (
-            _("Refund remitted: %(title)s", **p),
-            _("The refund for %(title)s (entry %(entry)s) has been remitted to your bank account.", **p)),
-        "course_cancelled": (
-            _("Course cancelled: %(title)s", **p),
-            _("The venue cancelled %(title)s (%(code)s). What you paid will be refunded in full.", **p)),
-        "lottery_result": (
-            _("Lottery result: %(title)s", **p),
-            _("The lottery for %(title)s has been drawn. See the result: %(link)s", **p)),
-        "survey": (
-            _("How did we do?", **p),
-            _("Thank you for taking part. Tell us what you think of the registration system: %(link)s", **p)),
-        "verify_email": (
-            _("Confirm your e-mail address", **p),
-            _("Open this link to confirm your e-mail address: %(link)s", **p)),
-        "verify_sms": (
-            _("Your verification code", **p),
-            _("Your verification code is %(code)s. It expires in 10 minutes.", **p)),
-        "password_reset": (
-            _("Reset your password", **p),
-            _("Open this link within an hour to choose a new password: %(link)s", **p)),
-        "broadcast": (
-            str(ctx.get("subject", "")),
-            str(ctx.get("text", ""))),
-    }
-    if event not in table:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    link = ctx.get("link") or (f"{base}/my/registrations/{reg.id}" if reg is not None else base)
+    if link.startswith("/"):
+        link = base + link
+    return {"title": course.title if course is not None else "",
+            "code": course.code if course is not None else "",
+            "entry": reg.entry_no if reg is not None else "", "deadline": _deadline(reg),
+            **{k: v for k, v in ctx.items() if isinstance(v, (str, int)) and k != "link"},
+            "link": link}
+
+
+def _texts(event: str, params: dict) -> tuple[str, str]:
+    """(subject, text) in the active locale; the text has :data:`_LINK` for the link."""
+    if event == "broadcast":
+        return str(params.get("subject", "")), str(params.get("text", ""))
+    if event not in TEXTS:
         raise KeyError(f"no message for event {event!r}")
-    return table[event]
+    subject, text = TEXTS[event]
+    return _(subject, **params), _(text, **{**params, "link": _LINK})
 
 
-def shorten_sms(text: str, limit: int = SMS_MAX * 2) -> str:
-    """SMS bodies are kept within two segments; longer ones are cut deliberately with …
-    but the link (the last word) is always kept."""
-    if len(text) <= limit:
+# ---------------------------------------------------------------- SMS length
+
+GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+
+
+def sms_segments(text: str) -> int:
+    """How many segments the gateway bills for ``text``."""
+    single, part = (160, 153) if set(text) <= GSM7 else (SMS_MAX, 67)
+    return 1 if len(text) <= single else -(-len(text) // part)
+
+
+def fit_sms(text: str, link: str = "", max_segments: int = 2) -> str:
+    """Shorten ``text`` to ``max_segments`` segments, keeping ``link`` whole at the end."""
+    if sms_segments(text) <= max_segments:
         return text
-    words = text.rsplit(" ", 1)
-    if len(words) == 2 and words[1].startswith("http") and len(words[1]) < limit - 10:
-        head = words[0][: limit - len(words[1]) - 2]
-        return head + "… " + words[1]
-    return text[: limit - 1] + "…"
+    gsm = set(text) <= GSM7
+    limit = (153 if gsm else 67) * max_segments if max_segments > 1 else (160 if gsm else SMS_MAX)
+    ellipsis = "..." if gsm else "…"
+    if link and link in text and len(link) + 12 < limit:
+        head = " ".join(text.replace(link, " ").split())
+        return head[: limit - len(link) - len(ellipsis) - 1].rstrip() + ellipsis + " " + link
+    return text[: limit - len(ellipsis)].rstrip() + ellipsis
 
+
+# ---------------------------------------------------------------- render
 
 def render(event: str, channel: str, *, citizen, registration=None, **ctx) -> Message:
-    with force_locale(citizen.locale or "zh_Hant_TW"):
-        subject, body = _texts(event, registration, ctx)
-    if channel == "sms":
-        return Message(subject=subject, body=shorten_sms(body))
-    from markupsafe import escape
+    """The message for ``event`` on ``channel`` (``sms`` or any e-mail-like channel)."""
+    locale = citizen.locale or "zh_Hant_TW"
+    params = _params(registration, ctx)
+    link = params["link"]
+    with force_locale(locale):
+        subject, text = _texts(event, params)
+        if channel == "sms":
+            body = _("(Taichung Arts)") + " " + text.replace(_LINK, link)
+            return Message(subject=subject, body=fit_sms(
+                body, link, setting("NOTIFY_SMS_MAX_SEGMENTS", 2)))
+        footer = _("This message was sent automatically; please do not reply to it.")
+        brand = _("Taichung City Arts Workshops")
+        plain = f"{text.replace(_LINK, link)}\n\n--\n{brand}\n{footer}\n"
+        html = render_template(
+            "email/notification.html", lang=locale.replace("_", "-"), subject=subject,
+            body_html=_linked(text, link), brand=brand, footer=footer)
+    return Message(subject=subject, body=plain, html=html)
 
-    html = f"<p>{escape(body)}</p>"
-    return Message(subject=subject, body=body, html=html)
+
+def _linked(text: str, link: str) -> Markup:
+    """The text escaped for HTML, with the link as an anchor (http/https only)."""
+    safe = escape(text)
+    if not link.startswith(("https://", "http://")):
+        return Markup(str(safe).replace(_LINK, str(escape(link))))
+    anchor = Markup('<a href="{0}">{0}</a>').format(link)
+    return Markup(str(safe).replace(_LINK, str(anchor)))
