@@ -1,6 +1,6 @@
 """initial schema
 
-Revision ID: d20241cc532c
+Revision ID: 0001_initial
 Revises: 
 Create Date: 2026-11-29 02:58:07.786047
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd20241cc532c'
+revision = '0001_initial'
 down_revision = None
 branch_labels = None
 depends_on = None
