@@ -2,6 +2,7 @@
 from flask_appbuilder.security.sqla.models import User  # noqa: F401  (FAB's staff accounts)
 
 from .audit import AuditEntry  # noqa: F401
+from .calendar import Attendance, Broadcast, Closure, Transfer  # noqa: F401
 from .citizen import Citizen, IdentityClaim, Learner, OneTimeCode  # noqa: F401
 from .course import Course, FlowTemplate, FlowTemplatePhase, Phase  # noqa: F401
 from .notification import DeliveryAttempt, Notification  # noqa: F401

@@ -19,6 +19,7 @@ class Notification(Model):
     registration = relationship("Registration")
     venue_id = Column(Integer, ForeignKey("venue.id"), nullable=True, index=True)
     venue = relationship("Venue")
+    broadcast_id = Column(Integer, ForeignKey("broadcast.id"), nullable=True, index=True)
     locale = Column(String(16), nullable=False, default="zh_Hant_TW")
     recipient = Column(String(254), nullable=False)
     subject = Column(String(200), nullable=False, default="")

@@ -25,6 +25,8 @@ def register_admin_views(appbuilder) -> None:
                         category=venues, icon="fa-percent")
     appbuilder.add_view(StaffProfileView, "Staff venues", label=_l("Staff venues"),
                         category="Security", icon="fa-id-badge")
-    from . import registrations
+    from . import classes, counter, registrations
 
     registrations.register(appbuilder)
+    counter.register(appbuilder)
+    classes.register(appbuilder)

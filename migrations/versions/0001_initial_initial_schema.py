@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 02:58:07.786047
+Create Date: 2026-11-29 03:01:19.323856
 
 """
 from alembic import op
@@ -453,6 +453,40 @@ def upgrade():
     with op.batch_alter_table('survey_response', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_survey_response_venue_id'), ['venue_id'], unique=False)
 
+    op.create_table('broadcast',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('venue_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Date(), nullable=True),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], ),
+    sa.ForeignKeyConstraint(['venue_id'], ['venue.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('broadcast', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_broadcast_venue_id'), ['venue_id'], unique=False)
+
+    op.create_table('closure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('venue_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], ),
+    sa.ForeignKeyConstraint(['venue_id'], ['venue.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('venue_id', 'course_id', 'day')
+    )
+    with op.batch_alter_table('closure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_closure_course_id'), ['course_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_closure_venue_id'), ['venue_id'], unique=False)
+
     op.create_table('phase',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -518,6 +552,20 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_registration_waitlist_key'), ['waitlist_key'], unique=False)
         batch_op.create_index('uq_registration_active', ['learner_id', 'course_id'], unique=True, postgresql_where=sa.text("state IN ('applied','admitted','waitlisted','paid','refund_requested')"), sqlite_where=sa.text("state IN ('applied','admitted','waitlisted','paid','refund_requested')"))
 
+    op.create_table('attendance',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('session_date', sa.Date(), nullable=False),
+    sa.Column('present', sa.Boolean(), nullable=False),
+    sa.Column('recorded_by', sa.String(length=80), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('registration_id', 'session_date')
+    )
+    with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attendance_registration_id'), ['registration_id'], unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=160), nullable=False),
@@ -526,6 +574,7 @@ def upgrade():
     sa.Column('citizen_id', sa.Integer(), nullable=True),
     sa.Column('registration_id', sa.Integer(), nullable=True),
     sa.Column('venue_id', sa.Integer(), nullable=True),
+    sa.Column('broadcast_id', sa.Integer(), nullable=True),
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('recipient', sa.String(length=254), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),
@@ -538,6 +587,7 @@ def upgrade():
     sa.Column('provider_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['broadcast_id'], ['broadcast.id'], ),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], ),
     sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
     sa.ForeignKeyConstraint(['venue_id'], ['venue.id'], ),
@@ -545,6 +595,7 @@ def upgrade():
     sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_broadcast_id'), ['broadcast_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_citizen_id'), ['citizen_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_event'), ['event'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_registration_id'), ['registration_id'], unique=False)
@@ -607,6 +658,27 @@ def upgrade():
     )
     with op.batch_alter_table('registration_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_registration_event_registration_id'), ['registration_id'], unique=False)
+
+    op.create_table('transfer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('venue_id', sa.Integer(), nullable=False),
+    sa.Column('to_course_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('requested_at', sa.DateTime(), nullable=False),
+    sa.Column('decided_by', sa.String(length=80), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('new_registration_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['new_registration_id'], ['registration.id'], ),
+    sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], ),
+    sa.ForeignKeyConstraint(['to_course_id'], ['course.id'], ),
+    sa.ForeignKeyConstraint(['venue_id'], ['venue.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('transfer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transfer_registration_id'), ['registration_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transfer_venue_id'), ['venue_id'], unique=False)
 
     op.create_table('delivery_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -700,6 +772,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_delivery_attempt_notification_id'))
 
     op.drop_table('delivery_attempt')
+    with op.batch_alter_table('transfer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transfer_venue_id'))
+        batch_op.drop_index(batch_op.f('ix_transfer_registration_id'))
+
+    op.drop_table('transfer')
     with op.batch_alter_table('registration_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_registration_event_registration_id'))
 
@@ -718,8 +795,13 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notification_registration_id'))
         batch_op.drop_index(batch_op.f('ix_notification_event'))
         batch_op.drop_index(batch_op.f('ix_notification_citizen_id'))
+        batch_op.drop_index(batch_op.f('ix_notification_broadcast_id'))
 
     op.drop_table('notification')
+    with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attendance_registration_id'))
+
+    op.drop_table('attendance')
     with op.batch_alter_table('registration', schema=None) as batch_op:
         batch_op.drop_index('uq_registration_active', postgresql_where=sa.text("state IN ('applied','admitted','waitlisted','paid','refund_requested')"), sqlite_where=sa.text("state IN ('applied','admitted','waitlisted','paid','refund_requested')"))
         batch_op.drop_index(batch_op.f('ix_registration_waitlist_key'))
@@ -734,6 +816,15 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_phase_course_id'))
 
     op.drop_table('phase')
+    with op.batch_alter_table('closure', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_closure_venue_id'))
+        batch_op.drop_index(batch_op.f('ix_closure_course_id'))
+
+    op.drop_table('closure')
+    with op.batch_alter_table('broadcast', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_broadcast_venue_id'))
+
+    op.drop_table('broadcast')
     with op.batch_alter_table('survey_response', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_survey_response_venue_id'))
 
