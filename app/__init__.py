@@ -33,6 +33,13 @@ def select_locale() -> str:
     return Config.BABEL_DEFAULT_LOCALE
 
 
+def _fresh_request_globals() -> None:
+    from flask import g
+
+    for name in ("_login_user", "user", "citizen", "page_view_recorded"):
+        g.pop(name, None)
+
+
 def _tune_sqlite(app: Flask) -> None:
     """The embedded demo database: WAL and a busy timeout so concurrent requests wait
     for the write lock instead of failing."""
@@ -64,6 +71,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
 
+    # First hook of every request: forget any per-request identity left in ``g``.  A request
+    # normally gets a fresh app context, but one pushed around several requests (tests, CLI
+    # scripts) would otherwise leak the previous request's logged-in user into the next.
+    app.before_request(_fresh_request_globals)
     db.init_app(app)
     _tune_sqlite(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))

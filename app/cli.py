@@ -44,6 +44,9 @@ def register_cli(app: Flask) -> None:
                      email or f"{username}@example.tw")
         click.echo(f"{username}: {role} {venue or ''}")
 
+    from .payments_cli import register_payments_cli
+
+    register_payments_cli(app)
     for extra in current_app_cli_extensions:
         extra(app)
 

@@ -83,6 +83,9 @@ def seed(citizens: int = 300) -> list[str]:
     people = _citizens(session, citizens, rng)
     session.commit()
     _registrations(session, people, rng)
+    from .payments_cli import seed_payments_demo
+
+    lines += seed_payments_demo(session)
     lines.insert(0, f"Demo data ready: {len(venues)} venues, {made} courses, {len(people)} citizens.")
     lines.append(f"Citizen logins: citizen1@example.tw … citizen{len(people)}@example.tw, "
                  f"password {DEMO_PASSWORD}")

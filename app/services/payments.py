@@ -127,3 +127,10 @@ def identity_labels(slip: PaymentSlip) -> str:
 
 def deadline_date(slip: PaymentSlip) -> dt.date:
     return clock.to_taipei(slip.deadline_at).date()
+
+
+def record_counter_payment(session: Session, reg: Registration, actor):
+    """Cash at the counter: see :func:`app.services.reconciliation.record_counter_payment`."""
+    from .reconciliation import record_counter_payment as record
+
+    return record(session, reg, actor)

@@ -5,6 +5,11 @@ under a transaction-scoped lock on (venue), so two payments applied at once neve
 same number and the sequence has no gaps.  Callers that hold other locks (reconciliation)
 issue receipts *last* in their transaction, so this lock is never held while waiting for
 another one.
+
+A receipt stays valid while its registration counts as paid (``paid_at`` set).  When
+the bank reverses the payment, the receipt is voided by that (the event is in the audit
+trail) but its row and number are kept, so a number is never given out twice; when the
+registration is paid again, the same receipt is issued again with the new date.
 """
 from __future__ import annotations
 
@@ -41,9 +46,11 @@ def next_number(session: Session, venue_id: int, venue_code: str, day: dt.date) 
 
 def issue_receipt(session: Session, reg: Registration, amount: int,
                   issued_by: str = "system") -> Receipt:
-    """The registration's receipt, numbered now (an existing one is returned as is)."""
+    """The registration's receipt, numbered now (an existing one is issued again)."""
     existing = receipt_for(session, reg)
     if existing is not None:
+        existing.amount, existing.issued_at = amount, clock.now()
+        existing.issued_by = issued_by[:80]
         return existing
     _lock_numbers(session, reg.venue_id)
     number = next_number(session, reg.venue_id, reg.venue.code, clock.taipei_today())
@@ -55,20 +62,18 @@ def issue_receipt(session: Session, reg: Registration, amount: int,
 
 
 def receipt_for(session: Session, reg: Registration) -> Receipt | None:
+    """The registration's receipt row, valid or not."""
     return session.execute(select(Receipt).where(
         Receipt.registration_id == reg.id)).scalar_one_or_none()
 
 
-def withdraw_receipt(session: Session, reg: Registration) -> str | None:
-    """Take back the receipt of a payment the bank reversed; returns its number (for the
-    audit trail) so the registration can be receipted again when it is paid again."""
-    receipt = receipt_for(session, reg)
-    if receipt is None:
-        return None
-    number = receipt.number
-    session.delete(receipt)
-    session.flush()
-    return number
+def valid_receipt(session: Session, reg: Registration) -> Receipt | None:
+    """The receipt to hand out: only while the registration counts as paid."""
+    return receipt_for(session, reg) if reg.paid_at is not None else None
+
+
+def is_valid(receipt: Receipt) -> bool:
+    return receipt.registration.paid_at is not None
 
 
 def paying_credit(session: Session, reg: Registration) -> Payment | None:

@@ -27,7 +27,9 @@ TRANSITIONS: dict[str, set[str]] = {
     "applied": {"admitted", "waitlisted", "withdrawn", "cancelled"},
     "waitlisted": {"admitted", "withdrawn", "forfeited", "cancelled"},
     "admitted": {"paid", "withdrawn", "forfeited", "cancelled"},
-    "paid": {"refund_requested", "completed", "cancelled", "transferred"},
+    # A bank reversal of the credit sends a paid registration back to admitted (deadline
+    # not passed) or forfeited (passed); see app.services.reconciliation.
+    "paid": {"refund_requested", "completed", "cancelled", "transferred", "admitted", "forfeited"},
     "refund_requested": {"refunded", "paid", "cancelled"},
     # A late credit for a forfeited registration reinstates it while its seat is free.
     "forfeited": {"paid"},

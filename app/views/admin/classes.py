@@ -162,6 +162,5 @@ def register(appbuilder) -> None:
     for role in ("Venue Admin", "Venue Clerk"):
         grant(role, "ClassOperationsView", ("can_index", "can_closure", "can_broadcast"))
         grant(role, "Class operations", ("menu_access",))
-        grant(role, "TransferView", ("can_list", "can_show", "can_approve", "can_reject",
-                                     "menu_access"))
+        grant(role, "TransferView", ("can_list", "can_show", "approve", "reject"))
         grant(role, "Class transfers", ("menu_access",))

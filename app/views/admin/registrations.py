@@ -119,7 +119,9 @@ def register(appbuilder) -> None:
     appbuilder.add_view(LotteryDrawView, "Lottery draws", label=_l("Lottery draws"),
                         category="Registrations", icon="fa-random")
     for role in ("Venue Admin", "Venue Clerk"):
-        grant(role, "RegistrationView", ("can_list", "can_show", "menu_access",
-                                         "can_admit_from_waitlist", "can_mark_withdrawn"))
+        # FAB names an action's permission after the action itself (no can_ prefix).
+        grant(role, "RegistrationView", ("can_list", "can_show", "admit_from_waitlist",
+                                         "mark_withdrawn"))
+        grant(role, "Registration list", ("menu_access",))
     grant("Venue Admin", "LotteryDrawView", ("can_index", "can_draw"))
     grant("Venue Admin", "Lottery draws", ("menu_access",))
