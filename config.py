@@ -106,6 +106,7 @@ class Config:
 
     # Files
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    UPLOAD_FOLDER = UPLOAD_DIR  # Flask-AppBuilder's own file fields and downloads
     RECONCILIATION_INBOX = os.environ.get("RECONCILIATION_INBOX", str(INSTANCE_DIR / "inbox"))
     PDF_FONT_PATH = os.environ.get("PDF_FONT_PATH", "/usr/share/fonts/truetype/arphic/uming.ttc")
 

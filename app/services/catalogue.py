@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, func, not_, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ..models import Course, Phase, Registration, Term, Venue
 from ..models.registration import SEATED_STATES
@@ -35,26 +35,28 @@ class CatalogueQuery:
     @classmethod
     def from_args(cls, args) -> "CatalogueQuery":
         """Parse request arguments; bad values raise DomainError (a 400)."""
+        def bad(name):
+            return DomainError(_l("Invalid value for %(field)s."), code="bad_filter", field=name)
+
+        def _text(name, choices=None):
+            raw = (args.get(name) or "").strip()[:100]
+            # PostgreSQL refuses NUL in text: a 400 here, not a database error later
+            if "\x00" in raw or (raw and choices is not None and raw not in choices):
+                raise bad(name)
+            return raw or None
+
         def _int(name, lo, hi, default=None):
             raw = (args.get(name) or "").strip()
             if raw == "":
                 return default
-            if not raw.isdigit() or not lo <= int(raw) <= hi:
-                raise DomainError(_l("Invalid value for %(field)s."), code="bad_filter", field=name)
+            if not (raw.isascii() and raw.isdigit()) or not lo <= int(raw) <= hi:
+                raise bad(name)
             return int(raw)
 
-        status = (args.get("status") or "").strip() or None
-        if status is not None and status not in STATUSES:
-            raise DomainError(_l("Invalid value for %(field)s."), code="bad_filter", field="status")
-        tod = (args.get("time") or "").strip() or None
-        if tod is not None and tod not in TIMES_OF_DAY:
-            raise DomainError(_l("Invalid value for %(field)s."), code="bad_filter", field="time")
-        q = (args.get("q") or "").strip()[:100]
         return cls(
-            q=q, venue=(args.get("venue") or "").strip() or None,
-            term=(args.get("term") or "").strip() or None,
-            category=(args.get("category") or "").strip() or None,
-            weekday=_int("weekday", 1, 7), time_of_day=tod, status=status,
+            q=_text("q") or "", venue=_text("venue"), term=_text("term"),
+            category=_text("category"), weekday=_int("weekday", 1, 7),
+            time_of_day=_text("time", TIMES_OF_DAY), status=_text("status", STATUSES),
             page=_int("page", 1, 100000, 1),
             per_page=_int("per_page", 1, MAX_PAGE_SIZE, PAGE_SIZE),
         )
@@ -90,29 +92,30 @@ def _phase_open(now):
 
 
 def status_clause(status: str, now: dt.datetime):
+    """The SQL form of :func:`course_status` (the two must agree)."""
     has_open = exists().where(_phase_open(now))
     full = Course.seats_taken >= Course.quota
+    live = Course.cancelled_at.is_(None)
     if status == "open":
-        return and_(Course.cancelled_at.is_(None), has_open, not_(full))
+        return and_(live, has_open, not_(full))
     if status == "full":
-        return and_(Course.cancelled_at.is_(None), has_open, full)
+        return and_(live, has_open, full)
+    future = exists().where(and_(Phase.course_id == Course.id, Phase.opens_at > now))
     if status == "upcoming":
-        started = exists().where(and_(Phase.course_id == Course.id, Phase.opens_at <= now))
-        future = exists().where(and_(Phase.course_id == Course.id, Phase.opens_at > now))
-        return and_(Course.cancelled_at.is_(None), not_(started), future)
-    # closed: cancelled, or no phase open now or later
-    later = exists().where(and_(Phase.course_id == Course.id, Phase.closes_at > now))
-    return or_(Course.cancelled_at.is_not(None), not_(later))
+        return and_(live, not_(has_open), future)
+    return or_(not_(live), and_(not_(has_open), not_(future)))  # closed
 
 
 def course_status(course: Course, now: dt.datetime | None = None) -> str:
+    """open or full: a phase takes applications now; upcoming: none does, but one opens
+    later (also between two phases); closed: cancelled, or no phase now or later."""
     now = now or clock.now()
     if course.cancelled_at is not None:
         return "closed"
     phases = course.phases
     if any(p.opens_at <= now < p.closes_at for p in phases):
         return "full" if course.seats_taken >= course.quota else "open"
-    if phases and all(p.opens_at > now for p in phases):
+    if any(p.opens_at > now for p in phases):
         return "upcoming"
     return "closed"
 
@@ -157,16 +160,12 @@ def search(session: Session, query: CatalogueQuery) -> CoursePage:
         stmt = stmt.where(and_(*conds))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.execute(
-        stmt.options(joinedload(Course.venue), joinedload(Course.term))
+        stmt.options(joinedload(Course.venue), joinedload(Course.term), selectinload(Course.phases))
         .order_by(Course.first_date, Course.code)
         .limit(query.per_page).offset((query.page - 1) * query.per_page)
     ).unique().scalars().all()
-    if query.page > 1 and not rows and total:
+    if query.page > 1 and not rows:
         raise NotFound(_l("That page does not exist."), code="bad_page")
-    # eager-load phases for the page in one query
-    if rows:
-        ids = [c.id for c in rows]
-        session.execute(select(Phase).where(Phase.course_id.in_(ids))).scalars().all()
     return CoursePage(items=rows, total=total, page=query.page, per_page=query.per_page,
                       counts=live_counts(session, [c.id for c in rows]))
 
@@ -195,7 +194,7 @@ def live_counts(session: Session, course_ids: list[int]) -> dict[int, Counts]:
 
 
 def get_course(session: Session, code: str) -> Course:
-    if not code or len(code) > 16:
+    if not code or len(code) > 16 or "\x00" in code:
         raise NotFound(_l("No course has that code."), code="unknown_course")
     course = session.execute(
         select(Course).where(Course.code == code)

@@ -3,11 +3,27 @@ from __future__ import annotations
 
 from flask import flash, redirect
 from flask_appbuilder import ModelView, action
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length, Optional
 
+from ...extensions import db
 from ...models import Course, DiscountRule, FlowTemplate, FlowTemplatePhase, Phase, Term, Venue
+from ...services.errors import DomainError
 from .scoping import VenueScopedMixin
+
+
+def optional_text(label, max_length: int | None = None, area: bool = False):
+    """A text field that may stay empty (the column is NOT NULL with default ``""``;
+    FAB would make it required)."""
+    checks = [Optional()] + ([Length(max=max_length)] if max_length else [])
+    if area:
+        return TextAreaField(label, validators=checks, widget=BS3TextAreaFieldWidget(),
+                             filters=[lambda v: v or ""])
+    return StringField(label, validators=checks, widget=BS3TextFieldWidget(),
+                       filters=[lambda v: v or ""])
 
 
 class VenueView(VenueScopedMixin, ModelView):
@@ -16,6 +32,7 @@ class VenueView(VenueScopedMixin, ModelView):
     rel_scopes: dict = {}
     list_title = _l("Venues")
     list_columns = ["code", "name", "name_en", "phone", "max_courses_per_term", "payment_days"]
+    search_columns = ["code", "name", "name_en", "phone", "email"]
     edit_columns = add_columns = [
         "code", "name", "name_en", "address", "phone", "email", "collection_code",
         "store_item_code", "check_digit_strategy", "max_courses_per_term", "payment_days",
@@ -32,6 +49,10 @@ class VenueView(VenueScopedMixin, ModelView):
         "allow_discount_stacking": _l("Discounts stack"), "refund_policy": _l("Refund policy"),
         "certificate_attendance_percent": _l("Attendance for certificate (%)"),
     }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "address": optional_text(_l("Address"), 200), "phone": optional_text(_l("Phone"), 32),
+        "email": optional_text(_l("E-mail"), 120),
+    }
 
 
 class TermView(VenueScopedMixin, ModelView):
@@ -44,6 +65,10 @@ class TermView(VenueScopedMixin, ModelView):
                      "name_en": _l("English name"), "starts_on": _l("Starts on"),
                      "ends_on": _l("Ends on"), "promotion_last_day": _l("Last promotion day"),
                      "no_class_days": _l("No-class days")}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "name_en": optional_text(_l("English name"), 64),
+        "no_class_days": optional_text(_l("No-class days"), area=True),
+    }
 
 
 class DiscountRuleView(VenueScopedMixin, ModelView):
@@ -97,6 +122,28 @@ class CourseView(VenueScopedMixin, ModelView):
         "age_max": _l("Maximum age"), "series_code": _l("Series"),
         "predecessor_series": _l("Predecessor series"), "seats_taken": _l("Seats taken"),
     }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "title_en": optional_text(_l("English title"), 160),
+        "description": optional_text(_l("Content"), area=True),
+        "room": optional_text(_l("Room"), 64),
+    }
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        self._check_term_of_venue(item)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        self._check_term_of_venue(item)
+
+    @staticmethod
+    def _check_term_of_venue(item) -> None:
+        """A course's term is one of its own venue's terms (a bureau administrator sees
+        every venue's terms in the dropdown)."""
+        venue_id = item.venue.id if item.venue is not None else item.venue_id
+        if item.term is not None and item.term.venue_id != venue_id:
+            db.session.rollback()
+            raise DomainError(_l("The term belongs to another venue."))
 
     @action("export_codes", _l("Export course codes"), None, "fa-download", single=False)
     def export_codes(self, items):
@@ -125,6 +172,6 @@ class FlowTemplateView(VenueScopedMixin, ModelView):
     datamodel = SQLAInterface(FlowTemplate)
     list_title = _l("Flow templates")
     list_columns = ["venue", "name"]
-    add_columns = edit_columns = ["venue", "name"]
+    add_columns = edit_columns = search_columns = ["venue", "name"]
     related_views = [FlowTemplatePhaseView]
     label_columns = {"venue": _l("Venue"), "name": _l("Name")}

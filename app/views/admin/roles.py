@@ -9,26 +9,45 @@
 """
 from __future__ import annotations
 
-READ = ("can_list", "can_show", "menu_access")
-WRITE = READ + ("can_add", "can_edit", "can_delete")
+import logging
 
-#: view name -> permissions, per role.  ``*`` as permission = every permission of that view.
+log = logging.getLogger(__name__)
+
+READ = ("can_list", "can_show")
+WRITE = READ + ("can_add", "can_edit", "can_delete")
+MENU = ("menu_access",)  # granted on a menu item's name, not on the view class
+
+#: Every staff member may see and change their own account and password.
+SELF_SERVICE = {
+    "UserDBModelView": ("can_userinfo", "resetmypassword", "userinfoedit"),
+    "ResetMyPasswordView": ("can_this_form_get", "can_this_form_post"),
+    "UserInfoEditView": ("can_this_form_get", "can_this_form_post"),
+}
+
+#: view or menu name -> permissions, per role.
+#: FAB names an action's permission after the action itself, without ``can_``.
 ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "Venue Admin": {
-        "VenueView": ("can_list", "can_show", "can_edit", "menu_access"),
-        "TermView": WRITE, "CourseView": WRITE + ("can_export_codes",), "PhaseView": WRITE,
-        "FlowTemplateView": WRITE, "FlowTemplatePhaseView": WRITE, "DiscountRuleView": WRITE,
-        "Venues": ("menu_access",), "Registrations": ("menu_access",),
+        **SELF_SERVICE,
+        "VenueView": READ + ("can_edit",), "TermView": WRITE,
+        "CourseView": WRITE + ("export_codes",), "PhaseView": WRITE, "FlowTemplateView": WRITE,
+        "FlowTemplatePhaseView": WRITE, "DiscountRuleView": WRITE,
+        "Venues": MENU, "Venue list": MENU, "Term list": MENU, "Course list": MENU,
+        "Phase list": MENU, "Flow templates": MENU, "Discount rules": MENU, "Registrations": MENU,
     },
     "Venue Clerk": {
-        "VenueView": READ, "TermView": READ, "CourseView": READ + ("can_export_codes",),
-        "PhaseView": READ, "Venues": ("menu_access",), "Registrations": ("menu_access",),
+        **SELF_SERVICE,
+        "VenueView": READ, "TermView": READ, "CourseView": READ + ("export_codes",),
+        "PhaseView": READ, "Venues": MENU, "Venue list": MENU, "Term list": MENU,
+        "Course list": MENU, "Phase list": MENU, "Registrations": MENU,
     },
     "Supervisor": {
-        "UserDBModelView": READ, "RoleModelView": READ, "PermissionModelView": READ,
-        "ViewMenuModelView": READ, "PermissionViewModelView": READ,
-        "Security": ("menu_access",), "List Users": ("menu_access",),
-        "List Roles": ("menu_access",), "StaffProfileView": READ,
+        **SELF_SERVICE,
+        "UserDBModelView": READ + SELF_SERVICE["UserDBModelView"], "RoleModelView": READ,
+        "PermissionModelView": ("can_list",), "ViewMenuModelView": ("can_list",),
+        "PermissionViewModelView": ("can_list",), "StaffProfileView": READ,
+        "Security": MENU, "List Users": MENU, "List Roles": MENU, "Base Permissions": MENU,
+        "Views/Menus": MENU, "Permission on Views/Menus": MENU, "Staff venues": MENU,
     },
 }
 
@@ -40,12 +59,16 @@ def grant(role: str, view: str, perms: tuple[str, ...]) -> None:
     EXTRA_GRANTS.setdefault(role, {})[view] = perms
 
 
-def sync_roles(sm) -> None:
-    """Create the roles and give each exactly its grants (idempotent)."""
+def sync_roles(sm) -> list[tuple[str, str, str]]:
+    """Create the roles and give each exactly its grants (idempotent).
+
+    Returns (and logs) the grants that name no existing permission: a typo there would
+    otherwise silently leave a role without a menu or an action."""
     admin = sm.find_role(sm.auth_role_admin) or sm.add_role(sm.auth_role_admin)
     sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)
     for pv in sm.appbuilder.session.query(sm.permissionview_model).all():
         sm.add_permission_role(admin, pv)
+    missing = []
     for role_name in set(ROLE_GRANTS) | set(EXTRA_GRANTS):
         role = sm.find_role(role_name) or sm.add_role(role_name)
         grants = {**ROLE_GRANTS.get(role_name, {}), **EXTRA_GRANTS.get(role_name, {})}
@@ -53,7 +76,9 @@ def sync_roles(sm) -> None:
         for view, perms in grants.items():
             for perm in perms:
                 pv = sm.find_permission_view_menu(perm, view)
-                if pv is not None:
+                if pv is None:
+                    missing.append((role_name, view, perm))
+                else:
                     wanted.append(pv)
         current = set(role.permissions)
         for pv in wanted:
@@ -61,3 +86,6 @@ def sync_roles(sm) -> None:
                 sm.add_permission_role(role, pv)
         for pv in current - set(wanted):
             sm.del_permission_role(role, pv)
+    for role_name, view, perm in missing:
+        log.warning("role %s: no permission %s on %s", role_name, perm, view)
+    return missing

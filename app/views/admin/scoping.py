@@ -4,15 +4,22 @@ Flask-AppBuilder's ``base_filters`` guard list, show, edit and delete by primary
 not actions, related-field dropdowns or what a form may set.  ``VenueScopedMixin`` closes
 each of those paths:
 
-* list/show/edit/delete/export: ``base_filters`` with :class:`VenueScope`;
-* related dropdowns: ``add/edit_form_query_rel_fields`` built from :data:`REL_SCOPES`;
+* list/show/edit/delete and related lists: ``base_filters`` with :class:`VenueScope`;
+* related dropdowns of the add, edit and search forms: ``*_query_rel_fields`` built from
+  ``rel_scopes``; a view that offers a relation missing from ``rel_scopes`` refuses to start;
 * what a form sets: ``pre_add``/``pre_update``/``pre_delete`` compare ``item`` (after the
   form was applied) with the staff member's venue;
-* actions: :meth:`VenueScopedMixin.check_items` must be called by every action.
+* actions: ``action``/``action_post`` run only on rows the base filters let through (404
+  otherwise), and every action also calls :meth:`VenueScopedMixin.check_items`;
+* downloads: the scoped models have no files, so FAB's ``download`` route is not registered.
 """
 from __future__ import annotations
 
-from flask import abort, g
+import re
+
+from flask import abort, g, request
+from flask_appbuilder import expose
+from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 
@@ -26,7 +33,13 @@ def refuse():
 
     db.session.rollback()
     abort(403)
+
+
 CITY_ROLES = {"Bureau Admin", "Supervisor"}
+
+
+def _is_number(value: str) -> bool:
+    return value.isascii() and value.isdigit()
 
 
 def staff_roles(user=None) -> set[str]:
@@ -87,6 +100,7 @@ class VenueScopedMixin:
 
     venue_path = "venue_id"
     rel_scopes: dict[str, str] = {"venue": "id", "term": "venue_id", "course": "venue_id"}
+    exclude_route_methods = {"download"}
 
     def __init__(self, *args, **kwargs):
         self.base_filters = list(getattr(self, "base_filters", None) or []) + [
@@ -99,6 +113,60 @@ class VenueScopedMixin:
         self.edit_form_query_rel_fields = {**rel, **(self.edit_form_query_rel_fields or {})}
         self.search_form_query_rel_fields = {**rel, **(getattr(self, "search_form_query_rel_fields", None) or {})}
         super().__init__(*args, **kwargs)
+        offered = set(self.search_columns)
+        offered |= set(self.add_columns) if "can_add" in self.base_permissions else set()
+        offered |= set(self.edit_columns) if "can_edit" in self.base_permissions else set()
+        unscoped = {c for c in offered if self.datamodel.is_relation(c)} - set(self.rel_scopes)
+        if unscoped:
+            raise TypeError(f"{type(self).__name__} offers relations without a venue scope: "
+                            f"{sorted(unscoped)}; add them to rel_scopes or drop the columns")
+
+    # -- request arguments FAB trusts
+    @before_request
+    def _refuse_malformed_arguments(self):
+        """FAB uses its list arguments unchecked: a page or page size that is not a
+        number, the n-th filter of a column (``_flt_<n>_<column>``) that does not exist, a
+        related row's key that is not a number, a NUL byte PostgreSQL refuses in text: each
+        a 500.  Answer 400 instead."""
+        if any("\x00" in v for _, values in request.values.lists() for v in values):
+            abort(400)
+        filters = self._filters._all_filters
+        for arg in request.args:
+            values = request.args.getlist(arg)
+            if arg.startswith(("page_", "psize_")) and not all(_is_number(v) for v in values):
+                abort(400)
+            m = re.match(r"_flt_(\d)_(.*)", arg)
+            if m and m.group(2) in filters:
+                column = m.group(2)
+                if int(m.group(1)) >= len(filters[column]):
+                    abort(400)
+                if self.datamodel.is_relation(column) and not all(_is_number(v) for v in values):
+                    abort(400)
+
+    # -- primary keys and actions
+    def _deserialize_pk_if_composite(self, pk):
+        """Every scoped model has an integer key: anything else is a 404, not a DB error."""
+        if not _is_number(str(pk)):
+            abort(404)
+        return int(pk)
+
+    def _scoped_action_items(self, name, pks) -> None:
+        """An action runs only on rows the staff member may see; 404 otherwise."""
+        if name not in self.actions:
+            abort(404)
+        for pk in pks:
+            if self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters) is None:
+                abort(404)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        self._scoped_action_items(name, [pk])
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        self._scoped_action_items(request.form.get("action"), request.form.getlist("rowid"))
+        return super().action_post()
 
     # -- the item's venue
     def venue_of(self, item):
@@ -124,15 +192,13 @@ class VenueScopedMixin:
         if self.venue_path == "venue_id" and getattr(item, "venue_id", None) is None \
                 and getattr(item, "venue", None) is None and scope not in (None, ALL_VENUES):
             item.venue_id = scope
-        self._check_related(item)
-        self.check_item(item)
+        self._check_form_result(item)
         super_pre = getattr(super(), "pre_add", None)
         if super_pre:
             super_pre(item)
 
     def pre_update(self, item):
-        self._check_related(item)
-        self.check_item(item)
+        self._check_form_result(item)
         super_pre = getattr(super(), "pre_update", None)
         if super_pre:
             super_pre(item)
@@ -142,6 +208,15 @@ class VenueScopedMixin:
         super_pre = getattr(super(), "pre_delete", None)
         if super_pre:
             super_pre(item)
+
+    def _check_form_result(self, item) -> None:
+        """Check the item as the form left it, without flushing the change first (a
+        flush could fail on a constraint, or write before the refusal)."""
+        from ...extensions import db
+
+        with db.session.no_autoflush:
+            self._check_related(item)
+            self.check_item(item)
 
     def _check_related(self, item) -> None:
         """Every related row the form may set must belong to the staff's venue too."""

@@ -126,7 +126,10 @@ class PublicApi(BaseApi):
         except DomainError as exc:
             return self._error(exc)
         counts = catalogue_service.live_counts(db.session, [c.id])[c.id]
-        return self.response(200, **course_json(c, counts, clock.now(), detail=True))
+        # not self.response(**…): the course's "code" would clash with its status argument
+        return current_app.response_class(
+            json.dumps(course_json(c, counts, clock.now(), detail=True), ensure_ascii=False),
+            mimetype="application/json")
 
     @expose("/courses/<code>/admissions", methods=["GET"])
     def admissions(self, code):
