@@ -79,20 +79,15 @@ def test_back_office_login_page_renders_in_both_languages(web):
     assert EN in web.get("/").get_data(as_text=True)  # one language for both sites
 
 
-@pytest.mark.xfail(strict=True, reason="translations/zh_Hant_TW has no msgstr yet: the "
-                   "public pages' own strings show in English on the Chinese site")
 def test_public_strings_are_translated_to_traditional_chinese(web, course):
     html = web.get("/").get_data(as_text=True)
     assert "Arts workshop courses" not in html and "Skip to main content" not in html
 
 
-@pytest.mark.xfail(strict=True, reason="Flask-AppBuilder's strings fall back to its Simplified "
-                   "'zh' catalog (登录, 用户名); the zh_Hant_TW catalog must cover them")
 def test_back_office_login_is_traditional_chinese(web):
     html = web.get("/login/").get_data(as_text=True)
     assert "登入" in html and "登录" not in html and "用户名" not in html
 
 
-@pytest.mark.xfail(strict=True, reason="FAB's appbuilder/init.html renders <html> without lang")
 def test_back_office_declares_its_language(web):
     assert ZH in web.get("/login/").get_data(as_text=True)
