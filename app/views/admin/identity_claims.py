@@ -109,7 +109,6 @@ def register(appbuilder) -> None:
     appbuilder.add_view(IdentityClaimView, MENU_NAME, label=_l("Identity claims"),
                         category="Registrations", category_label=_l("Registrations"),
                         icon="fa-id-card")
-    perms = ("can_list", "can_show", "can_proof", "verify", "reject", "menu_access")
     for role in ("Venue Admin", "Venue Clerk"):
-        grant(role, VIEW_NAME, perms)
+        grant(role, VIEW_NAME, ("can_list", "can_show", "can_proof", "verify", "reject"))
         grant(role, MENU_NAME, ("menu_access",))

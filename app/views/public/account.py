@@ -26,7 +26,8 @@ from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.fields import EmailField, TelField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 from wtforms.widgets import DateInput
@@ -43,6 +44,7 @@ from .auth import SESSION_KEY, log_in, log_out, request_actor, require_citizen
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 LANGUAGES = (("zh_Hant_TW", "繁體中文"), ("en", "English"))
+_LANGUAGE_TAGS = {"zh_Hant_TW": "zh-Hant-TW", "en": "en"}  # each name is read in its own language
 RELATIONS = (("child", _l("Child")), ("family", _l("Other family member")))
 RESEND_COOLDOWN = dt.timedelta(seconds=60)
 
@@ -124,14 +126,18 @@ def _check_birth_date(form, value):
     accounts.parse_birth_date(value)
 
 
-def _check_new_password(form, value):
-    email = form.email.data if hasattr(form, "email") else ""
-    nid = privacy.normalize_national_id(form.national_id.data or "") if hasattr(form, "national_id") else ""
-    accounts.check_password_strength(value, email=email or "", national_id=nid)
+def _check_signup_password(form, value):
+    nid = privacy.normalize_national_id(form.national_id.data or "")
+    accounts.check_password_strength(value, email=form.email.data or "", national_id=nid)
 
 
-def _choice(choices, message):
-    allowed = {str(value) for value, _label in choices()}
+def _options(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _one_of(pairs, message):
+    """The submitted value must be one of ``pairs`` (our own message, not WTForms')."""
+    allowed = {str(value) for value, _label in pairs}
 
     def validator(form, field):
         if str(field.data or "") not in allowed:
@@ -165,7 +171,8 @@ def _absolute(endpoint: str, **values) -> str:
 
 
 def _locale_choices():
-    return list(LANGUAGES)
+    return [SelectChoice(value, label, render_kw={"lang": _LANGUAGE_TAGS[value]})
+            for value, label in LANGUAGES]
 
 
 # ---------------------------------------------------------------- forms
@@ -182,14 +189,14 @@ class SignUpForm(FlaskForm):
     phone = TelField(_l("Mobile phone"), validators=[InputRequired(_l("Enter your mobile number."))])
     email = EmailField(_l("E-mail"), validators=[InputRequired(_l("Enter your e-mail address."))])
     password = PasswordField(_l("Password"), validators=[
-        InputRequired(_l("Choose a password.")), _service_rule(_check_new_password)])
+        InputRequired(_l("Choose a password.")), _service_rule(_check_signup_password)])
     confirm = PasswordField(_l("Password again"), validators=[
         InputRequired(_l("Enter the password again.")),
         EqualTo("password", message=_l("The two passwords do not match."))])
     notify_email = BooleanField(_l("E-mail"), default=True)
     notify_sms = BooleanField(_l("SMS"), default=True)
     locale = SelectField(_l("Language"), choices=_locale_choices, validate_choice=False,
-                         validators=[_choice(_locale_choices, _l("Choose a language from the list."))])
+                         validators=[_one_of(LANGUAGES, _l("Choose a language from the list."))])
     consent = BooleanField(_l("I agree that my personal data is used to manage my registrations, as described in the privacy notice."),
                            validators=[DataRequired(_l("You must agree to the privacy notice to create an account."))])
 
@@ -230,7 +237,7 @@ class ProfileForm(FlaskForm):
     notify_email = BooleanField(_l("E-mail"))
     notify_sms = BooleanField(_l("SMS"))
     locale = SelectField(_l("Language"), choices=_locale_choices, validate_choice=False,
-                         validators=[_choice(_locale_choices, _l("Choose a language from the list."))])
+                         validators=[_one_of(LANGUAGES, _l("Choose a language from the list."))])
     current_password = PasswordField(_l("Current password (needed to change the phone or e-mail)"))
 
 
@@ -240,8 +247,8 @@ class LearnerForm(FlaskForm):
         Length(max=64, message=_l("Enter the learner's name (at most 64 characters)."))])
     birth_date = StringField(_l("Birth date"), widget=DateInput(), validators=[
         InputRequired(_l("Enter the learner's birth date.")), _service_rule(_check_birth_date)])
-    relation = SelectField(_l("Relation to you"), choices=list(RELATIONS), validate_choice=False,
-                           validators=[_choice(lambda: RELATIONS, _l("Choose how the learner is related to you."))])
+    relation = SelectField(_l("Relation to you"), choices=lambda: _options(RELATIONS), validate_choice=False,
+                           validators=[_one_of(RELATIONS, _l("Choose how the learner is related to you."))])
     national_id = StringField(_l("National ID (optional)"))
 
     def validate_national_id(self, field):
@@ -252,12 +259,12 @@ class LearnerForm(FlaskForm):
 def _venue_choices():
     venues = db.session.execute(select(Venue).order_by(Venue.id)).scalars()
     english = _is_english()
-    return [("", _("Choose a venue"))] + [(str(v.id), v.name_en if english else v.name) for v in venues]
+    return _options([("", _("Choose a venue"))] + [(str(v.id), v.name_en if english else v.name) for v in venues])
 
 
 def _identity_choices():
-    return [("", _("Choose an identity"))] + sorted(
-        ((key, identity_label(key)) for key in NEEDS_PROOF), key=lambda kv: kv[0])
+    return _options([("", _("Choose an identity"))] + sorted(
+        ((key, identity_label(key)) for key in NEEDS_PROOF), key=lambda kv: kv[0]))
 
 
 def _is_english() -> bool:
@@ -354,7 +361,11 @@ def _update_profile(citizen: Citizen, form: ProfileForm) -> list[str]:
             setattr(citizen, name, value)
             changed.append(name)
     if changed:
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError:  # the same address taken at the same moment
+            db.session.rollback()
+            raise FieldError("email", _l("An account with this e-mail already exists.")) from None
         audit.record(db.session, "citizen_profile_update", request_actor(),
                      target=f"citizen:{citizen.id}", detail={"changed": changed})
     if "email" in changed:
@@ -368,7 +379,7 @@ def _update_profile(citizen: Citizen, form: ProfileForm) -> list[str]:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
-    if g.citizen is not None:
+    if getattr(g, "citizen", None) is not None:
         return redirect(url_for("account.profile"))
     from ... import select_locale
 
@@ -465,7 +476,7 @@ def verify_email(token: str):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     target = _safe_next(request.values.get("next"))
-    if g.citizen is not None and request.method == "GET":
+    if getattr(g, "citizen", None) is not None and request.method == "GET":
         return redirect(target or url_for("account.profile"))
     form = LoginForm()
     status = 200
@@ -489,7 +500,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    if g.citizen is not None:
+    if getattr(g, "citizen", None) is not None:
         _end_sessions(g.citizen)
         db.session.commit()
     log_out()
@@ -641,7 +652,7 @@ def learners():
 # ---------------------------------------------------------------- identity claims
 
 def _learner_choices(citizen):
-    return [(str(l.id), f"{l.name} ({_relation_label(l.relation)})") for l in citizen.learners]
+    return _options((str(l.id), f"{l.name} ({_relation_label(l.relation)})") for l in citizen.learners)
 
 
 @bp.route("/identities", methods=["GET", "POST"])
@@ -674,6 +685,7 @@ def identities():
     return render_template("public/account/identities.html", form=form, claims=claims,
                            identity_label=identity_label,
                            status_label=identity_claims.status_label,
+                           proof_type=lambda mime: identity_claims.PROOF_TYPES.get(mime, "")[1:].upper(),
                            venue_name=lambda v: v.name_en if _is_english() else v.name), status
 
 

@@ -64,7 +64,7 @@ def require_citizen(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if getattr(g, "citizen", None) is None:
-            return redirect(url_for("account.login", next=request.full_path))
+            return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
     return wrapper
 
