@@ -230,19 +230,27 @@ def check_code(session: Session, citizen: Citizen, purpose: str, code: str) -> N
     row.used_at = clock.now()
 
 
-def find_by_token(session: Session, purpose: str, token: str) -> Citizen:
+def _token_row(session: Session, purpose: str, token: str) -> OneTimeCode:
     row = session.execute(select(OneTimeCode).where(
         OneTimeCode.purpose == purpose, OneTimeCode.code_hash == _code_hash(token or ""),
         OneTimeCode.used_at.is_(None))).scalar_one_or_none()
     if row is None or row.expires_at < clock.now():
         raise FieldError("code", _l("The link is wrong or has expired. Ask for a new one."))
+    return row
+
+
+def find_by_token(session: Session, purpose: str, token: str) -> Citizen:
+    """The citizen a one-time link belongs to; the link is used up."""
+    row = _token_row(session, purpose, token)
     row.used_at = clock.now()
     return session.get(Citizen, row.citizen_id)
 
 
 def reset_password(session: Session, token: str, new: str, actor: Actor) -> Citizen:
+    """A weak new password is refused without using up the link."""
+    row = _token_row(session, "reset", token)
+    check_password_strength(new, email=session.get(Citizen, row.citizen_id).email)
     citizen = find_by_token(session, "reset", token)
-    check_password_strength(new, email=citizen.email)
     citizen.password_hash = generate_password_hash(new)
     citizen.session_version += 1
     citizen.failed_logins = 0
