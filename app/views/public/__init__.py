@@ -21,7 +21,7 @@ def register_public(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(registration.bp)
     registration.init_registration(app)
-    for name in ("account", "payments"):
+    for name in ("account", "payments", "survey"):
         module = _optional(name)
         if module is not None:
             app.register_blueprint(module.bp)
