@@ -124,6 +124,14 @@ class Config:
     # Channels used for notifications: comma separated names (email, sms, console).
     NOTIFY_CHANNELS = os.environ.get("NOTIFY_CHANNELS", "console")
     NOTIFY_CONSOLE_FILE = os.environ.get("NOTIFY_CONSOLE_FILE", str(INSTANCE_DIR / "outbox.log"))
+    NOTIFY_QUEUE = os.environ.get("NOTIFY_QUEUE", "notifications")
+    NOTIFY_MAX_ATTEMPTS = _int("NOTIFY_MAX_ATTEMPTS", 5)
+    NOTIFY_RETRY_BASE_SECONDS = _int("NOTIFY_RETRY_BASE_SECONDS", 60)  # 60 s, 2, 4, 8 min …
+    NOTIFY_RETRY_MAX_SECONDS = _int("NOTIFY_RETRY_MAX_SECONDS", 3600)
+    NOTIFY_LEASE_SECONDS = _int("NOTIFY_LEASE_SECONDS", 300)  # well above the send timeout
+    NOTIFY_SEND_TIMEOUT = _int("NOTIFY_SEND_TIMEOUT", 10)  # SMTP and SMS HTTP, seconds
+    NOTIFY_SWEEP_BATCH = _int("NOTIFY_SWEEP_BATCH", 500)
+    NOTIFY_SMS_MAX_SEGMENTS = _int("NOTIFY_SMS_MAX_SEGMENTS", 2)
 
     # Payments
     PAYMENT_GATEWAY_HASH_KEY = os.environ.get("PAYMENT_GATEWAY_HASH_KEY", "5294y06JbISpM5x9")

@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Jobs of this test run go to their own notification queue, never the shared one.
+os.environ.setdefault("NOTIFY_QUEUE", f"notifications-test-{os.getpid()}")
+
 KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
                "ab_permission_view_role", "alembic_version"}
 

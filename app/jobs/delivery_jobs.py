@@ -6,8 +6,8 @@
   (``deliver-<database>-<row id>-<attempts so far>``) as an RQ unique job: a second
   dispatch of the same attempt (after-commit hook and sweep racing, two sweeps) is
   refused by Redis, while the next attempt after a killed worker gets a new id.  The
-  database name in the id keeps two databases on one Redis apart.  Jobs leave nothing
-  behind on success (``result_ttl=0``).
+  database name, in the id and as an argument the worker checks, keeps two databases
+  sharing one Redis apart.  Jobs leave nothing behind on success (``result_ttl=0``).
 * Without ``REDIS_URL`` the row is delivered right here, synchronously (the demo);
   a retry due later is left to the sweep.
 * If Redis cannot be reached the dispatch is logged and dropped: the row stays
@@ -31,8 +31,15 @@ JOB_FUNC = "app.jobs.delivery_jobs.deliver_notification"
 _connections: dict = {}
 
 
-def deliver_notification(notification_id: int) -> str:
-    """RQ job: deliver one outbox row (safe to run twice, or concurrently)."""
+def deliver_notification(notification_id: int, database: str | None = None) -> str:
+    """RQ job: deliver one outbox row (safe to run twice, or concurrently).
+
+    ``database`` is the name of the database the row lives in: a worker connected to
+    another database (two environments sharing one Redis) leaves the job alone."""
+    if database is not None and database != database_name():
+        log.warning("job for notification %s of database %s ignored by a worker of %s",
+                    notification_id, database, database_name())
+        return "wrong-database"
     return delivery.deliver(notification_id)
 
 
@@ -40,11 +47,16 @@ def queue_name() -> str:
     return setting("NOTIFY_QUEUE", "notifications", str)
 
 
-def job_id(notification_id: int, attempts: int) -> str:
+def database_name() -> str:
+    """The database's name, made safe for job ids."""
     from ..extensions import db
 
     database = os.path.basename(db.engine.url.database or "db")
-    return f"deliver-{re.sub(r'[^A-Za-z0-9_]+', '_', database)[-48:]}-{notification_id}-{attempts}"
+    return re.sub(r"[^A-Za-z0-9_]+", "_", database)[-48:]
+
+
+def job_id(notification_id: int, attempts: int) -> str:
+    return f"deliver-{database_name()}-{notification_id}-{attempts}"
 
 
 def _redis(url: str):
@@ -81,9 +93,10 @@ def dispatch(notification_id: int, attempts: int, at: dt.datetime | None = None)
     try:
         queue = Queue(queue_name(), connection=_redis(url), job_class=AppJob)
         if at is not None:
-            queue.enqueue_at(at.replace(tzinfo=dt.timezone.utc), JOB_FUNC, notification_id, **options)
+            queue.enqueue_at(at.replace(tzinfo=dt.timezone.utc), JOB_FUNC, notification_id,
+                             database_name(), **options)
             return "scheduled"
-        queue.enqueue(JOB_FUNC, notification_id, **options)
+        queue.enqueue(JOB_FUNC, notification_id, database_name(), **options)
         return "queued"
     except DuplicateJobError:
         return "duplicate"

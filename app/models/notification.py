@@ -1,7 +1,7 @@
 """The notification outbox: one row per event, recipient and channel."""
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import relationship
 
 from .base import Model, utcnow
@@ -9,6 +9,7 @@ from .base import Model, utcnow
 
 class Notification(Model):
     __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_due", "status", "next_attempt_at"),)
     id = Column(Integer, primary_key=True)
     idempotency_key = Column(String(160), unique=True, nullable=False)
     event = Column(String(40), nullable=False, index=True)

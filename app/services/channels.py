@@ -117,8 +117,12 @@ def backend_for(logical: str) -> Channel:
 
 
 def stable_token(notification) -> str:
-    """A short id for this message that is the same on every attempt (16 hex digits)."""
-    return hashlib.sha256(notification.idempotency_key.encode()).hexdigest()[:16]
+    """A short id for this message, the same on every attempt (16 hex digits): from the
+    idempotency key and the row's creation time, so rows of another database (staging
+    and production on one SMS account) or a re-created database never share one."""
+    created = notification.created_at.isoformat() if notification.created_at else ""
+    seed = f"{notification.idempotency_key}|{created}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- e-mail (SMTP)

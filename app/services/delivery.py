@@ -16,7 +16,8 @@ Life of an outbox row (``app.models.Notification``)::
   adds a :class:`DeliveryAttempt` and moves the row on, fenced by the attempt number (a
   worker whose lease was taken over does not overwrite the newer attempt's result).
 * **Dispatch**: rows are handed to RQ after the transaction that wrote them commits
-  (:func:`track` + a session ``after_commit`` hook); retries are scheduled at their
+  (:func:`track`, then session hooks: ``after_commit`` marks them, and once the
+  transaction has ended and returned its connection they are dispatched); retries are scheduled at their
   backoff time; :func:`sweep` (every minute, app/jobs/schedule.py) re-dispatches all
   that is due, which covers Redis outages and killed workers.  Without ``REDIS_URL``
   (the demo) delivery runs synchronously right after the commit (the console backend
@@ -47,7 +48,8 @@ from .channels import PermanentError, TransientError, backend_for, setting
 
 log = logging.getLogger(__name__)
 
-_INFO_KEY = "outbox_new_ids"
+_INFO_KEY = "outbox_new_ids"  # written in the open transaction
+_READY_KEY = "outbox_ready_ids"  # committed, dispatched when the transaction has ended
 
 
 # ------------------------------------------------------------------ settings
@@ -88,17 +90,37 @@ def _own_session() -> Session:
 # ------------------------------------------------------------------ one delivery
 
 def claim(session: Session, notification_id: int, now: dt.datetime) -> Notification | None:
-    """Take the row for one attempt (committed); ``None`` if it is not due or taken."""
+    """Take the row for one attempt (committed); ``None`` if it is not due or taken.
+
+    A compare-and-set on (status, attempts) of the due row: of concurrent claimers
+    exactly one wins.  Re-claiming a row left ``sending`` by a worker that died records
+    that interrupted attempt in the delivery log; a row whose last allowed attempt was
+    interrupted is marked failed instead (a message that kills its worker every time
+    must not loop forever)."""
+    seen = session.execute(select(Notification.status, Notification.attempts)
+                           .where(Notification.id == notification_id, due(now))).first()
+    if seen is None:
+        session.rollback()
+        return None
+    interrupted = seen.status == "sending"
+    give_up = interrupted and seen.attempts >= max_attempts()
+    error = (f"attempt {seen.attempts} interrupted: no result before its lease ended "
+             "(worker stopped?)")
+    values = (dict(status="failed", last_error=error, next_attempt_at=None) if give_up else
+              dict(status="sending", attempts=Notification.attempts + 1,
+                   next_attempt_at=now + lease()))
     result = session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, due(now))
-        .values(status="sending", attempts=Notification.attempts + 1,
-                next_attempt_at=now + lease())
-        .execution_options(synchronize_session=False))
+        .where(Notification.id == notification_id, Notification.status == seen.status,
+               Notification.attempts == seen.attempts, due(now))
+        .values(**values).execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.rollback()
         return None
-    row = session.get(Notification, notification_id, populate_existing=True)
+    if interrupted:
+        session.add(DeliveryAttempt(notification_id=notification_id, at=now, status="error",
+                                    error=error))
+    row = None if give_up else session.get(Notification, notification_id, populate_existing=True)
     session.commit()
     return row
 
@@ -209,9 +231,22 @@ def _real_session(session) -> Session:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    """The rows are committed: ready to go once the session has let go of its connection."""
     if session.in_nested_transaction():  # a savepoint: wait for the real commit
         return
     ids = session.info.pop(_INFO_KEY, None)
+    if ids:
+        session.info.setdefault(_READY_KEY, set()).update(ids)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction) -> None:
+    """Dispatch after the outermost transaction ended and its connection went back to
+    the pool, so in-process delivery never holds two connections (which would exhaust
+    the pool under load)."""
+    if transaction.parent is not None:
+        return
+    ids = session.info.pop(_READY_KEY, None)
     if not ids:
         return
     for notification_id in sorted(ids):

@@ -9,12 +9,13 @@ exactly what is sent.
 * **E-mail**: the subject; a plain-text part (the text, then a short footer); an HTML
   part from ``templates/email/notification.html``, every value escaped and the link an
   ``<a>`` to the absolute URL (``PUBLIC_BASE_URL`` + path, or the caller's ``link=``).
-* **SMS**: no subject; a short sender tag then the text, kept within
-  ``NOTIFY_SMS_MAX_SEGMENTS`` (default 2) segments of the gateway.  A segment holds 70
-  characters when the text has any Chinese (UCS-2; 67 each once concatenated) or 160
-  for plain GSM text (153 each concatenated).  Longer texts are *shortened*, not split
-  into separate messages: the words are cut with an ellipsis and the link is always
-  kept whole at the end, so the page has the rest.
+* **SMS**: no subject; a sender tag then the event's SMS text (:data:`SMS_TEXTS`, shorter
+  than the e-mail's where needed), kept within ``NOTIFY_SMS_MAX_SEGMENTS`` (default 2)
+  segments.  A segment holds 70 characters when the text has any Chinese (UCS-2; 67
+  each once concatenated) or 160 for plain GSM text (153 each concatenated).  A longer
+  text is *shortened*, never split into separate messages: first the course title is
+  cut (down to 8 characters), then the text itself, with an ellipsis; the link is
+  always kept whole at the end, so the page has the rest.
 """
 from __future__ import annotations
 
@@ -90,6 +91,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "course_cancelled": (
         N_("Course cancelled: %(title)s"),
         N_("The venue cancelled %(title)s (%(code)s). What you paid will be refunded in full.")),
+    "class_closed": (
+        N_("No class on %(day)s: %(title)s"),
+        N_("%(title)s (%(code)s) does not meet on %(day)s: %(reason)s. The last class is now on %(new_last)s. %(link)s")),
+    "transfer_approved": (
+        N_("Transfer approved: %(title)s"),
+        N_("Your transfer to %(title)s (%(code)s) was approved. Your new entry number is %(entry)s. %(link)s")),
     "survey": (
         N_("How did we do?"),
         N_("Thank you for taking part. Tell us what you think of the registration system: %(link)s")),
@@ -102,6 +109,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "password_reset": (
         N_("Reset your password"),
         N_("Open this link within an hour to choose a new password: %(link)s")),
+}
+#: Shorter SMS texts where the e-mail text would not fit two segments; the others
+#: send the e-mail text.  The facts come first (what, entry, deadline), then the link.
+SMS_TEXTS: dict[str, str] = {
+    "registration_received": N_("Application %(entry)s for %(title)s received. Lottery result on the course page: %(link)s"),
+    "admitted": N_("Admitted to %(title)s, entry %(entry)s. Pay by %(deadline)s (Taipei time): %(link)s"),
+    "waitlisted": N_("%(title)s: application %(entry)s is on the waitlist. %(link)s"),
+    "promoted": N_("A seat in %(title)s is yours (entry %(entry)s). Pay by %(deadline)s (Taipei time): %(link)s"),
+    "forfeited": N_("%(title)s, entry %(entry)s: not paid by the deadline, the seat was given up."),
+    "payment_received": N_("Payment for %(title)s (entry %(entry)s) received. See you in class!"),
+    "payment_due": N_("Reminder: pay for %(title)s (entry %(entry)s) by %(deadline)s (Taipei time): %(link)s"),
+    "refund_requested": N_("Refund request for %(title)s (entry %(entry)s) received; the venue will review it."),
+    "refund_approved": N_("Refund for %(title)s (entry %(entry)s) approved; it will be remitted to your bank account."),
+    "refund_rejected": N_("Refund request for %(title)s (entry %(entry)s) not approved. Please contact the venue."),
+    "refund_remitted": N_("Refund for %(title)s (entry %(entry)s) remitted to your bank account."),
+    "course_cancelled": N_("%(title)s (%(code)s) was cancelled by the venue; what you paid will be refunded in full."),
+    "class_closed": N_("No class of %(title)s on %(day)s: %(reason)s. The last class is now on %(new_last)s."),
+    "transfer_approved": N_("Transfer to %(title)s approved; your new entry number is %(entry)s. %(link)s"),
 }
 #: Every event with translated texts (``broadcast`` carries the caller's own text).
 EVENTS = tuple(TEXTS)
@@ -126,13 +151,15 @@ def _params(reg, ctx: dict) -> dict:
             "link": link}
 
 
-def _texts(event: str, params: dict) -> tuple[str, str]:
+def _texts(event: str, params: dict, sms: bool = False) -> tuple[str, str]:
     """(subject, text) in the active locale; the text has :data:`_LINK` for the link."""
     if event == "broadcast":
         return str(params.get("subject", "")), str(params.get("text", ""))
     if event not in TEXTS:
         raise KeyError(f"no message for event {event!r}")
     subject, text = TEXTS[event]
+    if sms:
+        text = SMS_TEXTS.get(event, text)
     return _(subject, **params), _(text, **{**params, "link": _LINK})
 
 
@@ -169,11 +196,9 @@ def render(event: str, channel: str, *, citizen, registration=None, **ctx) -> Me
     params = _params(registration, ctx)
     link = params["link"]
     with force_locale(locale):
-        subject, text = _texts(event, params)
         if channel == "sms":
-            body = _("(Taichung Arts)") + " " + text.replace(_LINK, link)
-            return Message(subject=subject, body=fit_sms(
-                body, link, setting("NOTIFY_SMS_MAX_SEGMENTS", 2)))
+            return _sms(event, params)
+        subject, text = _texts(event, params)
         footer = _("This message was sent automatically; please do not reply to it.")
         brand = _("Taichung City Arts Workshops")
         plain = f"{text.replace(_LINK, link)}\n\n--\n{brand}\n{footer}\n"
@@ -183,10 +208,29 @@ def render(event: str, channel: str, *, citizen, registration=None, **ctx) -> Me
     return Message(subject=subject, body=plain, html=html)
 
 
+def _sms(event: str, params: dict) -> Message:
+    """The SMS: sender tag + SMS text; too long, the course title is shortened first,
+    then :func:`fit_sms` cuts the text (never the link)."""
+    limit = setting("NOTIFY_SMS_MAX_SEGMENTS", 2)
+
+    def build(p: dict) -> tuple[str, str]:
+        subject, text = _texts(event, p, sms=True)
+        return subject, _("(Taichung Arts) %(text)s", text=text.replace(_LINK, p["link"]))
+
+    subject, body = build(params)
+    title = str(params.get("title") or "")
+    ellipsis = "..." if set(title) <= GSM7 else "…"
+    keep = len(title)
+    while sms_segments(body) > limit and keep > 8:
+        keep -= 1
+        body = build({**params, "title": title[:keep].rstrip() + ellipsis})[1]
+    return Message(subject=subject, body=fit_sms(body, params["link"], limit))
+
+
 def _linked(text: str, link: str) -> Markup:
-    """The text escaped for HTML, with the link as an anchor (http/https only)."""
-    safe = escape(text)
+    """The text escaped for HTML, line breaks kept, the link an anchor (http/https only)."""
+    safe = str(escape(text)).replace("\n", "<br>\n")
     if not link.startswith(("https://", "http://")):
-        return Markup(str(safe).replace(_LINK, str(escape(link))))
+        return Markup(safe.replace(_LINK, str(escape(link))))
     anchor = Markup('<a href="{0}">{0}</a>').format(link)
-    return Markup(str(safe).replace(_LINK, str(anchor)))
+    return Markup(safe.replace(_LINK, str(anchor)))

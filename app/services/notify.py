@@ -50,6 +50,8 @@ def notify(session: Session, event: str, *, citizen: Citizen, registration: Regi
             locale=citizen.locale or "zh_Hant_TW",
             recipient=citizen.email if channel == "email" else citizen.phone,
             subject=message.subject[:200], body=message.body, html_body=message.html,
+            **({"broadcast_id": context["broadcast_id"]}
+               if context.get("broadcast_id") and hasattr(Notification, "broadcast_id") else {}),
         ))
         if new_id is not None:
             rows.append(session.get(Notification, new_id))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 03:01:19.323856
+Create Date: 2026-11-29 04:21:50.075742
 
 """
 from alembic import op
@@ -597,6 +597,7 @@ def upgrade():
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_broadcast_id'), ['broadcast_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_citizen_id'), ['citizen_id'], unique=False)
+        batch_op.create_index('ix_notification_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_event'), ['event'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_registration_id'), ['registration_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_venue_id'), ['venue_id'], unique=False)
@@ -794,6 +795,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notification_venue_id'))
         batch_op.drop_index(batch_op.f('ix_notification_registration_id'))
         batch_op.drop_index(batch_op.f('ix_notification_event'))
+        batch_op.drop_index('ix_notification_due')
         batch_op.drop_index(batch_op.f('ix_notification_citizen_id'))
         batch_op.drop_index(batch_op.f('ix_notification_broadcast_id'))
 

@@ -25,10 +25,11 @@ def register_admin_views(appbuilder) -> None:
                         category=venues, icon="fa-percent")
     appbuilder.add_view(StaffProfileView, "Staff venues", label=_l("Staff venues"),
                         category="Security", icon="fa-id-badge")
-    from . import classes, counter, identity_claims, payments, registrations
+    from . import classes, counter, identity_claims, notifications, payments, registrations
 
     registrations.register(appbuilder)
     identity_claims.register(appbuilder)
     counter.register(appbuilder)
     classes.register(appbuilder)
     payments.register(appbuilder)
+    notifications.register(appbuilder)
