@@ -46,7 +46,27 @@ def is_public_endpoint() -> bool:
     return bool(request.blueprints) and request.blueprints[0] in ("public", "account", "registration", "pages", "payments")
 
 
+_WTFORMS_ZH_TW = None
+
+
+def wtforms_traditional_chinese() -> None:
+    """WTForms' own messages in Traditional Chinese for Taiwan: Flask-WTF would resolve
+    zh_Hant_TW to WTForms' Simplified ``zh`` catalog, so hand it the ``zh_TW`` one."""
+    global _WTFORMS_ZH_TW
+    from . import select_locale
+
+    if select_locale() != "zh_Hant_TW":
+        return
+    if _WTFORMS_ZH_TW is None:
+        from babel import support
+        from wtforms.i18n import messages_path
+
+        _WTFORMS_ZH_TW = support.Translations.load(messages_path(), ["zh_TW"], domain="wtforms")
+    request.wtforms_translations = _WTFORMS_ZH_TW
+
+
 def init_web(app: Flask) -> None:
+    app.before_request(wtforms_traditional_chinese)
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         db.session.rollback()

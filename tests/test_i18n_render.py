@@ -91,3 +91,10 @@ def test_back_office_login_is_traditional_chinese(web):
 
 def test_back_office_declares_its_language(web):
     assert ZH in web.get("/login/").get_data(as_text=True)
+
+
+def test_wtforms_messages_are_traditional_chinese(client):
+    """WTForms' built-in messages follow Taiwan usage, not WTForms' Simplified 'zh'."""
+    html = client.post("/login/", data={"username": "", "password": ""},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "此欄位是必需的" in html and "该字段" not in html
