@@ -47,6 +47,9 @@ def register_cli(app: Flask) -> None:
     from .payments_cli import register_payments_cli
 
     register_payments_cli(app)
+    from .audit_cli import register_audit_cli
+
+    register_audit_cli(app)
     for extra in current_app_cli_extensions:
         extra(app)
 

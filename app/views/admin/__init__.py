@@ -33,3 +33,8 @@ def register_admin_views(appbuilder) -> None:
     classes.register(appbuilder)
     payments.register(appbuilder)
     notifications.register(appbuilder)
+    from . import audit, office, survey
+
+    audit.register(appbuilder)
+    office.register(appbuilder)
+    survey.register(appbuilder)

@@ -93,9 +93,14 @@ def detail(reg_id):
     from ...services import payments
 
     slip = payments.current_slip(db.session, reg)
+    from ...services import survey
+
+    invite = ("survey.answer" in current_app.view_functions
+              and survey.should_invite(db.session, g.citizen, reg.course.term))
     return render_template("public/registration/detail.html", reg=reg, position=position,
                            slip=slip, state_label=engine.state_label,
-                           has_payments="payments.slip" in current_app.view_functions)
+                           has_payments="payments.slip" in current_app.view_functions,
+                           survey_invite=invite, survey_term=reg.course.term)
 
 
 @bp.route("/my/registrations/<int:reg_id>/withdraw", methods=["GET", "POST"])
