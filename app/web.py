@@ -43,7 +43,7 @@ def _error(status: int, message: str, code: str = "error", headers: dict | None 
 
 
 def is_public_endpoint() -> bool:
-    return bool(request.blueprints) and request.blueprints[0] in ("public", "account", "registration", "pages", "payments")
+    return bool(request.blueprints) and request.blueprints[0] in ("public", "account", "registration", "pages", "payments", "survey")
 
 
 _WTFORMS_ZH_TW = None
