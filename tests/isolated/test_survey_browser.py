@@ -18,7 +18,7 @@ from app.services.audit import Actor
 from tests.test_office_fixtures import wired_app  # noqa: F401
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-JS = Path(__file__).resolve().parent.parent / "app" / "static" / "js" / "survey.js"
+JS = Path(__file__).resolve().parents[2] / "app" / "static" / "js" / "survey.js"
 ORIGIN = "http://survey.test"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
