@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from .common import (
     CATEGORIES, VENUES, BenchDatabase, Gunicorn, PrivateRedis, Request, app_env, bench_venues,
     bulk_courses, dispose, fmt, log, measured_load, migrated_app, profile_requests, run_load,
-    sql_citizens, workdir, workers_for_cores,
+    sql_citizens, workdir, workers_for_cores, done_with,
 )
 
 
@@ -160,6 +160,7 @@ def run(args) -> dict:
         finally:
             server.stop()
             base.stop()
+    done_with(wd, args.keep)
     b = (runs["baseline1"][0].per_s + runs["baseline2"][0].per_s) / 2
     cat, api = runs["catalogue"][0], runs["api"][0]
 
@@ -221,4 +222,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    from .common import exit_on_sigterm
+
+    exit_on_sigterm()
     main()

@@ -39,6 +39,16 @@ VENUES = (("DD", "大墩文化中心", "Dadun Cultural Center"),
 CATEGORIES = ("美術", "書法", "音樂", "舞蹈", "攝影", "陶藝", "語文", "手作")
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (and SIGINT, which a shell ignores for background jobs) a normal exit,
+    so the ``finally`` blocks stop gunicorn and the worker and drop the database."""
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
+
+
 def log(*parts) -> None:
     """Progress on stderr; the RESULT line is the only thing on stdout that matters."""
     print(time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
@@ -681,7 +691,16 @@ def fmt(x: float, digits: int = 1) -> str:
 
 
 def workdir(prefix: str) -> Path:
+    """A fresh folder for the run's logs (gunicorn, rq worker, outbox); removed by
+    :func:`done_with` after a successful run, kept after a failure."""
     return Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+
+
+def done_with(path: Path, keep: bool = False) -> None:
+    import shutil
+
+    if not keep:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------- profiling

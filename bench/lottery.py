@@ -18,7 +18,7 @@ import time
 
 from .common import (
     BenchDatabase, PrivateRedis, SqlTimer, bench_venues, bulk_courses, dispose, fmt, log,
-    migrated_app, sql_citizens, workdir,
+    done_with, migrated_app, sql_citizens, workdir,
 )
 
 WITHDRAWN_EVERY = 50  # in each course one entry in 50 withdrew before the draw (excluded)
@@ -187,6 +187,7 @@ def run(args) -> dict:
                 log(f"checks: {checks}")
         finally:
             dispose(app)
+    done_with(wd, args.keep)
     baseline_s = min(base_s, base_again)
     n_sql, _ = timing["sql"].total()
     return {"lottery_s": timing["total"], "baseline_s": baseline_s,
@@ -246,4 +247,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    from .common import exit_on_sigterm
+
+    exit_on_sigterm()
     main()

@@ -16,7 +16,7 @@ import time
 
 from .common import (
     BenchDatabase, PrivateRedis, SqlTimer, bench_venues, bulk_courses, dispose, fmt, log,
-    migrated_app, sql_citizens, workdir,
+    done_with, migrated_app, sql_citizens, workdir,
 )
 
 BULK_UPDATE = (
@@ -168,6 +168,7 @@ def run(args) -> dict:
                 log(f"baseline: {base_s:.2f}s (parse {parse_s:.2f}s)")
         finally:
             dispose(app)
+    done_with(wd, args.keep)
     n_sql, _ = sql.total()
     return {"import_s": import_s, "baseline_s": base_s, "parse_s": parse_s,
             "ratio": import_s / base_s if base_s else 0.0, "checks": checks,
@@ -225,4 +226,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    from .common import exit_on_sigterm
+
+    exit_on_sigterm()
     main()

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from .common import (
     LOCATION_REG, Gunicorn, PrivateRedis, Request, RqWorker, BenchDatabase, app_env, measured_load,
     bench_venues, bulk_citizens, bulk_courses, dispose, fmt, log, login_rows, migrated_app,
-    mint_logins, run_load, sql_citizens, workdir, workers_for_cores,
+    done_with, mint_logins, run_load, sql_citizens, workdir, workers_for_cores,
 )
 
 SEATED = ("admitted", "paid", "refund_requested", "completed")
@@ -358,6 +358,7 @@ def run_once(args, existing: int) -> dict:
             worker.stop()
             server.stop()
             base.stop()
+    done_with(wd, args.keep)
     n = max(len(run.results), 1)
     per_s = [b[0][0].per_s for b in bruns]
     base_per_s = sum(per_s) / len(per_s)
@@ -459,9 +460,12 @@ def main(argv=None) -> dict:
         print(result_line(full), flush=True)
         raw = full["reg_per_s"] / empty["reg_per_s"] if empty["reg_per_s"] else 0.0
         norm = full["ratio"] / empty["ratio"] if empty["ratio"] else 0.0
+        cpu = [sum(r["cpu_ms"][k] for k in ("web", "db")) for r in (empty, full)]
         print(f"COMPARE existing={args.compare_existing} reg_per_s_empty={fmt(empty['reg_per_s'])} "
               f"reg_per_s_existing={fmt(full['reg_per_s'])} existing_vs_empty={fmt(raw, 2)} "
-              f"existing_vs_empty_baseline_normalised={fmt(norm, 2)}")
+              f"existing_vs_empty_baseline_normalised={fmt(norm, 2)} "
+              f"cpu_ms_per_req_empty={fmt(cpu[0])} cpu_ms_per_req_existing={fmt(cpu[1])} "
+              f"cpu_existing_vs_empty={fmt(cpu[1] / cpu[0] if cpu[0] else 0.0, 2)}")
         return {"empty": empty, "existing": full, "existing_vs_empty": raw,
                 "existing_vs_empty_normalised": norm}
     result = run_once(args, args.existing)
@@ -471,4 +475,7 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    from .common import exit_on_sigterm
+
+    exit_on_sigterm()
     main()

@@ -17,19 +17,21 @@ def template_db():
     instead of running the migrations again."""
     from sqlalchemy.exc import OperationalError
 
-    from bench.common import BenchDatabase, dispose, migrated_app, workdir
+    from bench.common import BenchDatabase, dispose, done_with, migrated_app, workdir
 
     tpl = BenchDatabase(prefix="workshops_benchtpl")
     try:
         tpl.create()
     except OperationalError as exc:  # pragma: no cover - no PostgreSQL here
         pytest.skip(f"PostgreSQL is needed for the benchmark smoke tests: {exc}")
+    wd = workdir("bench-smoke")
     try:
-        app = migrated_app(tpl.url, "", workdir("bench-smoke"))
+        app = migrated_app(tpl.url, "", wd)
         dispose(app)
         yield tpl.name
     finally:
         tpl.drop()
+        done_with(wd)
 
 
 @pytest.fixture(scope="module", autouse=True)
