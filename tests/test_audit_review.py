@@ -153,6 +153,21 @@ def test_clerks_and_admins_cannot_read_the_trail(wired_app, db, people, username
     assert not db.session.execute(select(AuditEntry).where(AuditEntry.event == "export")).first()
 
 
+def test_the_bureau_administrators_menu_has_no_audit_entries(wired_app, db, people):
+    """The blanket role holds no permission on the trail, so its menu does not offer it."""
+    sm = wired_app.appbuilder.sm
+    with wired_app.app_context():
+        admin = sm.find_role("Bureau Admin")
+        held = {pv.view_menu.name for pv in admin.permissions}
+        assert "CourseView" in held  # the blanket grant itself is intact
+        assert not held & {"AuditTrailView", "Security trail", "Accounts and permissions",
+                           "Failed log-ins", "Verify the trail", "Audit"}
+    page = login(wired_app, "bureau").get("/admin/office/").get_data(as_text=True)
+    assert "/admin/audit" not in page
+    page = login(wired_app, "super").get("/admin/dashboards/").get_data(as_text=True)
+    assert "/admin/audit/" in page
+
+
 def test_a_granted_administrator_can_read(wired_app, db, people):
     """'Unless granted': the bureau administrator who is also given the Supervisor role."""
     sm = wired_app.appbuilder.sm

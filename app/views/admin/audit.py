@@ -31,7 +31,7 @@ from ...extensions import db
 from ...models import Venue
 from ...services import audit_review, clock
 from ...services.audit_review import Scope, TrailFilter
-from .roles import grant
+from .roles import grant, withhold_from_admin
 from .security import staff_actor
 
 READ_PERMISSION = "read"
@@ -300,4 +300,6 @@ def register(appbuilder) -> None:
     grant("Supervisor", "Failed log-ins", ("menu_access",))
     grant("Supervisor", "Verify the trail", ("menu_access",))
     grant("Supervisor", "Audit", ("menu_access",))
+    withhold_from_admin(TRAIL_VIEW, "Security trail", "Accounts and permissions",
+                        "Failed log-ins", "Verify the trail", "Audit")
 

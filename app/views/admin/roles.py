@@ -1,6 +1,7 @@
 """Back-office roles and their permissions, created by ``flask --app run setup``.
 
-* Bureau Admin (文化局): everything, every venue, users and roles.
+* Bureau Admin (文化局): everything, every venue, users and roles — except reading the
+  security trail, which needs a role that grants it (:data:`ADMIN_EXCLUDED`).
 * Venue Admin (場館管理者): their venue's terms, courses, flows, phases, discounts,
   registrations, payments and refunds.
 * Venue Clerk (場館承辦): their venue's registrations, payments and refunds; courses read-only;
@@ -55,8 +56,18 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
 EXTRA_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {}
 
 
+#: Views and menu items the bureau administrator's blanket role does not get (separation of
+#: duties): reading the security trail needs a role that grants it, e.g. Supervisor.
+ADMIN_EXCLUDED: set[str] = set()
+
+
 def grant(role: str, view: str, perms: tuple[str, ...]) -> None:
     EXTRA_GRANTS.setdefault(role, {})[view] = perms
+
+
+def withhold_from_admin(*names: str) -> None:
+    """Keep these views or menu items out of the bureau administrator's blanket role."""
+    ADMIN_EXCLUDED.update(names)
 
 
 def sync_roles(sm) -> list[tuple[str, str, str]]:
@@ -67,7 +78,11 @@ def sync_roles(sm) -> list[tuple[str, str, str]]:
     admin = sm.find_role(sm.auth_role_admin) or sm.add_role(sm.auth_role_admin)
     sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)
     for pv in sm.appbuilder.session.query(sm.permissionview_model).all():
-        sm.add_permission_role(admin, pv)
+        if pv.view_menu.name in ADMIN_EXCLUDED:
+            if pv in admin.permissions:
+                sm.del_permission_role(admin, pv)
+        else:
+            sm.add_permission_role(admin, pv)
     missing = []
     for role_name in set(ROLE_GRANTS) | set(EXTRA_GRANTS):
         role = sm.find_role(role_name) or sm.add_role(role_name)
