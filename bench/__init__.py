@@ -23,7 +23,8 @@ Registration rush — the real ``POST /courses/<code>/register`` under gunicorn:
   mints each citizen's session cookie and CSRF token with the app's own machinery (the
   Flask session serializer and ``flask_wtf.csrf.generate_csrf``), so no password hashing is
   measured.  Gunicorn runs ``run:app`` with sync workers (2 per core: 4 here, printed), one
-  real ``rq worker --job-class app.jobs.AppJob --with-scheduler notifications default`` (the
+  real ``rq worker --worker-class app.jobs.worker.AppWorker --job-class app.jobs.AppJob
+  --with-scheduler notifications default`` (the
   README's command) delivers the notifications meanwhile, and a threaded http.client load
   client fires ``--requests`` (default 800, about 3 minutes in all on this machine) over
   ``--concurrency 64`` connections, closed loop, ``--hot-share 0.85`` of them on the hot set

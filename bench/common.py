@@ -349,12 +349,13 @@ class CpuMeter:
 
 
 class RqWorker:
-    """One real ``rq worker --job-class app.jobs.AppJob`` on the bench's queues."""
+    """One real ``rq worker --worker-class app.jobs.worker.AppWorker --job-class app.jobs.AppJob``
+    on the bench's queues (the README's command)."""
 
     def __init__(self, redis_url: str, queues: Sequence[str], env: dict, workdir: Path,
                  worker_class: str = ""):
         self.redis_url, self.queues, self.env = redis_url, list(queues), env
-        self.extra = ["--worker-class", worker_class] if worker_class else []
+        self.extra = ["--worker-class", worker_class or "app.jobs.worker.AppWorker"]
         self.log_path = Path(workdir) / "rq-worker.log"
         self.name = f"bench-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.proc: subprocess.Popen | None = None

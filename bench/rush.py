@@ -441,7 +441,7 @@ def parse(argv=None):
     p.add_argument("--template-db", default=None, help=argparse.SUPPRESS)  # tests: a migrated copy
     p.add_argument("--keep", action="store_true", help="keep the database")
     p.add_argument("--rq-worker-class", default="",
-                   help="diagnosis only: rq --worker-class (default: rq's forking Worker, as in README)")
+                   help="diagnosis only: rq --worker-class (default: app.jobs.worker.AppWorker, as in README)")
     p.add_argument("--no-worker", action="store_true",
                    help="diagnosis only: no rq worker (notifications stay queued)")
     p.add_argument("--profile", type=int, default=0, metavar="N",

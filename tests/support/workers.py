@@ -65,7 +65,8 @@ class RqWorkers:
         name = f"{self.queue}-w{self._n}"
         log = open(self.log_dir / f"{name}.log", "wb")
         proc = subprocess.Popen(
-            [RQ, "worker", "-u", self.redis_url, "--job-class", "app.jobs.AppJob",
+            [RQ, "worker", "-u", self.redis_url, "--worker-class", "app.jobs.worker.AppWorker",
+             "--job-class", "app.jobs.AppJob",
              "--with-scheduler", "-n", name, self.queue],
             cwd=str(ROOT), env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)  # Ctrl-C in the test run does not hit the workers
