@@ -83,6 +83,9 @@ class Config:
         "RATELIMIT_STORAGE_URI", os.environ.get("REDIS_URL") or "memory://"
     )
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: count log-in attempts in each process's memory (same limits) until it is
+    # back, instead of failing every rate-limited request with a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = _bool("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     FAB_INDEX_VIEW = "app.views.admin.index.BackOfficeIndexView"
     FAB_BASE_TEMPLATE = "appbuilder/baselayout.html"
     FAB_ROLES = {}  # defined in app.views.admin.roles
