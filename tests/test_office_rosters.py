@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.models import AuditEntry, Registration
-from app.services import accounts, audit_review, privacy, registration, rosters
+from app.services import accounts, attendance, audit_review, privacy, registration, rosters
 from app.services.audit import Actor
 from app.services.slips import masked_id
 from tests.test_office_fixtures import login, wired_app  # noqa: F401
@@ -63,6 +63,13 @@ def klass(make, db, wired_app):
     registration.transition(db.session, regs["王志明"], "completed", actor)
     registration.withdraw(db.session, regs["李阿花"], actor)  # not on the roster
     outsider = registration.apply(db.session, far, make.citizen(name="外館生"), None, actor)
+    make.commit()
+    # Attendance of the six sessions (the venue's threshold is 75%): 林大同 came to 4 of 6.
+    absent = {2: ["林大同", "王志明"], 5: ["林大同"]}
+    for n, day in enumerate(rosters.session_dates(course)):
+        present = {regs[name].id for name in ("陳美麗", "林大同", "張小華", "王志明", "黃小寶")
+                   if name not in absent.get(n, [])}
+        attendance.record(db.session, course, day, present, actor)
     make.commit()
     make.staff("admin_a", "Venue Admin", venue)
     make.staff("clerk_a", "Venue Clerk", venue)
@@ -170,9 +177,10 @@ def test_class_certificates_only_for_eligible_learners(wired_app, db, klass):
     resp = client.get(f"/admin/office/courses/{course.id}/certificates.pdf")
     assert resp.status_code == 200
     text = pdf_text(resp.data)
-    assert text.count("研 習 證 書") == 4  # paid and completed only
-    for word in ("大墩文化中心", "水彩入門", "陳美麗", "林大同", "黃小寶", "王志明"):
+    assert text.count("研 習 證 書") == 3  # paid and completed, with 75% attendance
+    for word in ("大墩文化中心", "水彩入門", "陳美麗", "黃小寶", "王志明"):
         assert word in text, word
+    assert "林大同" not in text  # paid, but came to 4 of 6 sessions (66.7%)
     assert "張小華" not in text and "李阿花" not in text  # admitted-unpaid, withdrawn
     regs = db.session.execute(select(Registration.id).where(
         Registration.course_id == course.id).order_by(Registration.id)).scalars().all()
@@ -180,7 +188,7 @@ def test_class_certificates_only_for_eligible_learners(wired_app, db, klass):
     assert f"DD-115A001-{regs.index(first) + 1:04d}" in text
     issued = db.session.execute(select(AuditEntry).where(
         AuditEntry.event == "certificates_issued")).scalar_one()
-    assert json.loads(issued.detail)["count"] == 4 and issued.actor == "clerk_a"
+    assert json.loads(issued.detail)["count"] == 3 and issued.actor == "clerk_a"
 
 
 @needs_pdftotext

@@ -1,11 +1,10 @@
 """Certificates of completion (研習證書): eligibility, serial numbers, PDF.
 
-Eligibility.  A certificate needs the venue's attendance threshold
-(``Venue.certificate_attendance_percent``).  The system records no attendance yet (there
-is no attendance table), so until it does, a registration is eligible when it is
-``paid`` or ``completed`` — the learner kept their seat to the end — and
-:func:`attendance_rate` returns ``None`` ("not recorded").  When attendance is recorded,
-:func:`is_eligible` compares the rate with the threshold.
+Eligibility.  A ``paid`` or ``completed`` registration whose attendance rate
+(:mod:`attendance`: the share of the course's recorded sessions attended) reaches the
+venue's threshold (``Venue.certificate_attendance_percent``).  While no session of the
+course has been recorded the rate is unknown and nobody is eligible, unless the venue's
+threshold is 0.
 
 Serial numbers.  ``<venue code>-<course code without the venue prefix>-<nnnn>``, e.g.
 ``DD-116A001-0001`` for course ``DD116A001``, where ``nnnn`` is the registration's place
@@ -23,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Course, Registration
-from . import audit, pdf
+from . import attendance, audit, pdf
 from .audit import Actor
 from .errors import DomainError
 
@@ -36,22 +35,27 @@ class NotEligible(DomainError):
 
 
 def attendance_rate(session: Session, reg: Registration) -> float | None:
-    """Share of sessions attended (0–100), or ``None`` while attendance is not recorded."""
-    return None
+    """Share of the recorded sessions attended (0–100), ``None`` while none is recorded."""
+    return attendance.rate(session, reg)
+
+
+def meets_threshold(course: Course, rate: float | None) -> bool:
+    threshold = course.venue.certificate_attendance_percent or 0
+    return threshold <= 0 or (rate is not None and rate >= threshold)
 
 
 def is_eligible(session: Session, reg: Registration) -> bool:
     if reg.state not in ELIGIBLE_STATES:
         return False
-    rate = attendance_rate(session, reg)
-    return rate is None or rate >= (reg.course.venue.certificate_attendance_percent or 0)
+    return meets_threshold(reg.course, attendance_rate(session, reg))
 
 
 def eligible(session: Session, course: Course) -> list[Registration]:
     regs = session.execute(select(Registration).where(
         Registration.course_id == course.id, Registration.state.in_(ELIGIBLE_STATES))
         .order_by(Registration.id)).scalars().all()
-    return [r for r in regs if is_eligible(session, r)]
+    rates = attendance.rates(session, course)
+    return [r for r in regs if meets_threshold(course, rates.get(r.id))]
 
 
 def _code_part(course: Course) -> str:
@@ -104,7 +108,9 @@ def for_course(session: Session, course: Course, actor: Actor) -> tuple[bytes, i
     """Every eligible learner's certificate in one PDF; (pdf, count)."""
     regs = eligible(session, course)
     if not regs:
-        raise NotEligible(_l("No registration of this course is eligible for a certificate."))
+        raise NotEligible(_l("No registration of this course is eligible for a certificate: "
+                             "only paid or completed registrations that meet the venue's "
+                             "attendance threshold are (record attendance first)."))
     numbers = serials(session, course)
     return _issue(session, course, [(r, numbers[r.id]) for r in regs], actor), len(regs)
 

@@ -6,8 +6,8 @@ venue get names and phone numbers in full (they run the class); anyone else gets
 masked.  The national ID is always masked.  The documents are Chinese office documents,
 like the slips and receipts.
 
-Session dates follow the refund rules' calendar (``refunds.session_dates``): weekly on the
-course's weekdays from its first date, skipping the term's no-class days.
+Session dates are the term calendar's (``calendar.session_dates``): weekly on the course's
+weekdays from its first date, skipping the term's no-class days and the venue's closures.
 """
 from __future__ import annotations
 
@@ -147,9 +147,11 @@ def to_pdf(course: Course, lines: Sequence[RosterLine]) -> bytes:
 # ---- attendance (點名單) ------------------------------------------------------------------
 
 def session_dates(course: Course) -> list[dt.date]:
-    from .refunds import session_dates as dates
+    from sqlalchemy.orm import object_session
 
-    return list(dates(course))
+    from .calendar import session_dates as dates
+
+    return dates(object_session(course), course)
 
 
 def attendance_pdf(course: Course, lines: Sequence[RosterLine], day: dt.date | None = None) -> bytes:

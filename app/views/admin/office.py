@@ -1,7 +1,8 @@
 """Office outputs, course operations and dashboards of the back office.
 
 * :class:`OfficeView` (``/admin/office``): class rosters (班級名單) as CSV, XLSX and PDF,
-  attendance sheets (點名單), certificates (研習證書) for one learner or a whole class,
+  attendance sheets (點名單) and recording attendance per session (出缺席), certificates
+  (研習證書) for one learner or a whole class (by the attendance threshold),
   a link to receipt reprints, and cancelling a course.
 * :class:`CourseOpsView` (``/admin/course-ops``): copy a term's courses, bulk import from
   XLSX, apply a flow template to many courses.
@@ -24,7 +25,8 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Course, FlowTemplate, Registration, Term, Venue
-from ...services import audit_review, certificates, course_ops, dashboards, rosters
+from ...services import attendance, audit_review, certificates, course_ops, dashboards, rosters
+from ...services import clock
 from ...services.errors import DomainError
 from ...services.registration import state_label
 from .roles import grant
@@ -156,7 +158,7 @@ class OfficeView(BaseView):
     method_permission_name = {
         "index": "read", "course": "read", "roster": "roster", "attendance": "roster",
         "class_certificates": "certificates", "certificate": "certificates",
-        "cancel": "cancel",
+        "cancel": "cancel", "record_attendance": "attendance",
     }
 
     def _full_data(self, course: Course) -> bool:
@@ -191,15 +193,52 @@ class OfficeView(BaseView):
         course = owned(Course, course_id)
         lines = rosters.roster(db.session, course, self._full_data(course))
         eligible = {r.id for r in certificates.eligible(db.session, course)}
-        regs = rosters.seated(db.session, course)
+        grid = attendance.sheet(db.session, course)
         receipt_link = next((url_for(e) for e in RECEIPT_ENDPOINTS
                              if e in self.appbuilder.app.view_functions), None)
-        may_cancel = self.appbuilder.sm.has_access("can_cancel", self.class_permission_name)
+        sm = self.appbuilder.sm
         return self.render_template(
-            "admin/office/course.html", course=course, lines=lines, regs=regs,
-            eligible=eligible, dates=rosters.session_dates(course), receipt_link=receipt_link,
-            may_cancel=may_cancel, threshold=course.venue.certificate_attendance_percent,
+            "admin/office/course.html", course=course, lines=lines, regs=grid.registrations,
+            eligible=eligible, grid=grid, dates=grid.dates, receipt_link=receipt_link,
+            may_cancel=sm.has_access("can_cancel", self.class_permission_name),
+            may_record=sm.has_access("can_attendance", self.class_permission_name),
+            today=clock.taipei_today(), threshold=course.venue.certificate_attendance_percent,
             state_label=state_label)
+
+    @expose("/courses/<int:course_id>/attendance/<day>", methods=["GET", "POST"])
+    @has_access
+    def record_attendance(self, course_id, day):
+        """Record one class session: a checkbox per learner holding a seat."""
+        course = owned(Course, course_id)
+        try:
+            day = dt.date.fromisoformat(day)
+        except ValueError:
+            abort(404)
+        grid = attendance.sheet(db.session, course)
+        if day not in grid.dates:
+            abort(404)
+        status, checked = 200, None
+        if request.method == "POST":
+            raw = request.form.getlist("present")
+            if any(not v.isdigit() for v in raw):
+                abort(400)
+            checked = {int(v) for v in raw}
+            try:
+                counts = attendance.record(db.session, course, day, checked, staff_actor(g.user))
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                flash(str(exc), "danger")
+                status = exc.status
+            else:
+                flash(_("Attendance of %(day)s saved: %(p)s present, %(a)s absent.",
+                        day=day.isoformat(), p=counts["present"], a=counts["absent"]), "success")
+                return redirect(url_for("OfficeView.course", course_id=course.id) + "#attendance")
+        names = {reg.id: line.learner for reg, line in
+                 zip(grid.registrations, rosters.roster(db.session, course, self._full_data(course)))}
+        return self.render_template(
+            "admin/office/attendance.html", course=course, day=day, grid=grid, checked=checked,
+            names=names, future=day > clock.taipei_today()), status
 
     @expose("/courses/<int:course_id>/roster.<fmt>")
     @has_access
@@ -451,7 +490,7 @@ def register(appbuilder) -> None:
                         category=office, icon="fa-copy")
     appbuilder.add_view(DashboardView, "Dashboards", label=_l("Dashboards"), category=office,
                         icon="fa-bar-chart")
-    read_office = ("can_read", "can_roster", "can_certificates")
+    read_office = ("can_read", "can_roster", "can_certificates", "can_attendance")
     grant("Venue Admin", "OfficeView", read_office + ("can_cancel",))
     grant("Venue Clerk", "OfficeView", read_office)
     grant("Venue Admin", "CourseOpsView", ("can_read", "can_copy", "can_import", "can_apply"))
