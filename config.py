@@ -49,6 +49,11 @@ class Config:
     DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY", DEFAULT_DATA_KEY)
     # Key for the keyed hash used to look national IDs up (HMAC-SHA256).
     DATA_LOOKUP_KEY = os.environ.get("DATA_LOOKUP_KEY", SECRET_KEY)
+    # The security trail: each entry is sealed with HMAC-SHA256 under this key (empty: no
+    # seal; set it in production, keep it off the database host).  The anchor file gets a
+    # line from `flask audit checkpoint` and the hourly audit-checkpoint job.
+    AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
+    AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE", "")
 
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_TRACK_MODIFICATIONS = False

@@ -70,6 +70,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config.setdefault("SESSION_COOKIE_SECURE", True)
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
+        if not app.config.get("AUDIT_HMAC_KEY"):
+            app.logger.warning("AUDIT_HMAC_KEY is not set: security-trail entries are not "
+                               "sealed, so forged entries are caught only by the anchors.")
 
     # First hook of every request: forget any per-request identity left in ``g``.  A request
     # normally gets a fresh app context, but one pushed around several requests (tests, CLI

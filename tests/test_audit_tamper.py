@@ -222,3 +222,84 @@ def test_change_trail_entries_are_part_of_the_chain(wired_app, db, make):
     events = db.session.execute(select(AuditEntry.event).order_by(AuditEntry.id)).scalars().all()
     assert "user_created" in events and events.count("user_roles_changed") == 2
     assert verify(wired_app).exit_code == 0
+
+
+# -- the seal: entries forged by someone who can write to the database ----------------------
+
+KEY = "audit-seal-key-for-tests-only"
+
+
+@pytest.fixture()
+def sealed(app, wired_app, monkeypatch):
+    """AUDIT_HMAC_KEY set on the apps writing and verifying the trail."""
+    for a in {app, wired_app}:
+        monkeypatch.setitem(a.config, "AUDIT_HMAC_KEY", KEY)
+
+
+def forge_at_the_end(db, seal=None) -> int:
+    """Append an entry with a correct link and a correct hash, as someone without the key."""
+    last = db.session.execute(select(AuditEntry).order_by(AuditEntry.id.desc())).scalars().first()
+    at = last.at + dt.timedelta(seconds=1)
+    digest = entry_hash(last.hash, at, "staff_login", "staff", "mallory", "Bureau Admin", None,
+                        "10.6.6.6", "curl", "", "{}")
+    with attacker(db) as conn:
+        conn.execute(text(
+            "INSERT INTO audit_entry (at, event, actor_type, actor, role, venue_id, ip, user_agent, "
+            "target, detail, prev_hash, hash, seal) VALUES (:at, 'staff_login', 'staff', 'mallory', "
+            "'Bureau Admin', NULL, '10.6.6.6', 'curl', '', '{}', :p, :h, :s)"),
+            {"at": at, "p": last.hash, "h": digest, "s": seal})
+    return db.session.execute(select(AuditEntry.id).order_by(AuditEntry.id.desc())).scalar()
+
+
+def test_every_entry_is_sealed_with_the_key(wired_app, db, sealed, make):
+    ids = seed_entries(db, 3)
+    make.staff("seal_admin", "Bureau Admin")  # entries written inside a flush are sealed too
+    rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+    assert len(rows) > 3 and ids[0] == rows[0].id
+    for row in rows:
+        assert row.seal == audit.seal_of(row.hash, KEY.encode())
+    assert verify(wired_app).exit_code == 0
+
+
+@pytest.mark.parametrize("seal", [None, "0" * 64])
+def test_a_correctly_hashed_forgery_is_caught_by_the_seal(wired_app, db, sealed, monkeypatch, seal):
+    seed_entries(db, 3)
+    forged = forge_at_the_end(db, seal)
+    result = verify(wired_app)
+    assert result.exit_code == 1, result.output
+    assert f"BROKEN at entry #{forged}" in result.output and "forged" in result.output
+    # Without the key the same forgery passes: that is what the seal adds.
+    monkeypatch.setitem(wired_app.config, "AUDIT_HMAC_KEY", "")
+    assert verify(wired_app).exit_code == 0
+
+
+def test_entries_from_before_the_key_are_counted_not_refused(wired_app, app, db, monkeypatch):
+    seed_entries(db, 2)  # no key yet: unsealed
+    for a in {app, wired_app}:
+        monkeypatch.setitem(a.config, "AUDIT_HMAC_KEY", KEY)
+    seed_entries(db, 2)
+    seals = db.session.execute(select(AuditEntry.seal).order_by(AuditEntry.id)).scalars().all()
+    assert seals[:2] == [None, None] and all(seals[2:])
+    assert verify(wired_app).exit_code == 0
+
+
+def test_the_hourly_checkpoint_job_anchors_the_chain(wired_app, app, db, tmp_path, monkeypatch):
+    from app.jobs import schedule, tasks
+
+    assert any(p.func == "app.jobs.tasks.audit_checkpoint" for p in schedule.PERIODIC)
+    anchors = tmp_path / "off-host" / "anchors.txt"
+    for a in {app, wired_app}:
+        monkeypatch.setitem(a.config, "AUDIT_ANCHOR_FILE", str(anchors))
+    seed_entries(db, 2)
+    with wired_app.app_context():
+        line = tasks.audit_checkpoint()
+        second = tasks.audit_checkpoint()
+    lines = anchors.read_text().splitlines()
+    assert lines == [line, second]
+    anchor_id = int(line.split()[0])
+    assert db.session.get(AuditEntry, anchor_id).event == "audit_checkpoint"
+    assert verify(wired_app, "--anchors", str(anchors)).exit_code == 0
+    with attacker(db) as conn:
+        conn.execute(text("DELETE FROM audit_entry WHERE id >= :i"), {"i": anchor_id})
+    result = verify(wired_app, "--anchors", str(anchors))
+    assert result.exit_code == 1 and "tail truncation" in result.output

@@ -204,3 +204,30 @@ def test_back_office_pages_are_scoped_and_the_csv_is_recorded(wired_app, db, wor
     everything = supervisor.get("/admin/survey/").get_data(as_text=True)
     assert "很方便" in everything and "他館意見" in everything
     assert login(wired_app, "clerk_a").get("/admin/survey/").status_code == 403
+
+
+def test_the_after_course_invitation_links_to_the_terms_survey(wired_app, db, world):
+    """The day after a course ends its learners are invited once, with a link to the
+    term's survey page, which they can then answer."""
+    import datetime as dt
+
+    from app.models import Course, Notification, Registration
+    from app.services import clock, reminders
+
+    course, amei = world["course"], world["amei"]
+    reg = db.session.execute(select(Registration).where(
+        Registration.course_id == course.id, Registration.citizen_id == amei.id)).scalar_one()
+    registration.transition(db.session, reg, "paid", ACTOR)
+    db.session.get(Course, course.id).last_date = clock.taipei_today() - dt.timedelta(days=1)
+    db.session.commit()
+    assert reminders.survey_invitations(db.session) == 1
+    assert reminders.survey_invitations(db.session) == 1  # idempotent by key: still one message
+    db.session.commit()
+    notes = db.session.execute(select(Notification).where(
+        Notification.event == "survey")).scalars().all()
+    link = f"/survey/terms/{world['term'].id}?source=after_course"
+    assert notes and all(n.citizen_id == amei.id for n in notes)
+    assert len({n.channel for n in notes}) == len(notes)  # one per channel
+    assert all(link in n.body for n in notes)
+    page = citizen_client(wired_app, "amei@example.tw").get(link)
+    assert page.status_code == 200 and 'name="overall"' in page.get_data(as_text=True)

@@ -21,5 +21,6 @@ PERIODIC: list[Periodic] = [
     Periodic("class-start-reminders", "app.jobs.tasks.class_start_reminders", "0 18 * * *"),
     Periodic("survey-invitations", "app.jobs.tasks.survey_invitations", "0 10 * * *"),
     Periodic("import-reconciliation-inbox", "app.jobs.tasks.import_inbox", "*/10 * * * *"),
+    Periodic("audit-checkpoint", "app.jobs.tasks.audit_checkpoint", "17 * * * *"),
     Periodic("sweep-outbox", "app.jobs.tasks.sweep_outbox", "* * * * *", queue="notifications"),
 ]

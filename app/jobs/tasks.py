@@ -56,3 +56,21 @@ def sweep_outbox() -> int:
     except ImportError:  # pragma: no cover - until the notification module lands
         return 0
     return delivery.sweep(db.session)
+
+
+def audit_checkpoint() -> str:
+    """Anchor the security trail: record an ``audit_checkpoint`` entry and append its line
+    to ``AUDIT_ANCHOR_FILE`` (keep that file off the database host), so deleting the
+    newest entries (tail truncation) shows in ``flask audit verify --anchors``."""
+    import os
+
+    from flask import current_app
+
+    from ..services import audit_review
+
+    line = audit_review.checkpoint(db.session)
+    db.session.commit()
+    path = current_app.config.get("AUDIT_ANCHOR_FILE") or os.path.join(
+        current_app.instance_path, "audit-anchors.txt")
+    audit_review.append_anchor(path, line)
+    return line

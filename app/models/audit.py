@@ -21,3 +21,5 @@ class AuditEntry(Model):
     detail = Column(Text, nullable=False, default="{}")  # canonical JSON
     prev_hash = Column(String(64), nullable=False)
     hash = Column(String(64), nullable=False, unique=True)
+    #: HMAC-SHA256(AUDIT_HMAC_KEY, hash); NULL when no key was configured at the time
+    seal = Column(String(64), nullable=True)

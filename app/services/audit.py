@@ -2,12 +2,15 @@
 
 Each entry stores the hash of the previous entry; the hash covers every field of the
 entry plus that previous hash, so altering, removing or inserting any row breaks the
-chain from that row on.  Writers serialise on a lock (a PostgreSQL advisory lock; on
+chain from that row on.  With ``AUDIT_HMAC_KEY`` set, each entry also carries a *seal*,
+HMAC-SHA256 of its hash under that key: someone who can write to the database but does
+not hold the key cannot make an entry (appended or spliced in) that verifies.  Writers serialise on a lock (a PostgreSQL advisory lock; on
 SQLite the database write lock) so the chain stays linear under concurrency.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -52,6 +55,18 @@ def entry_hash(prev_hash: str, at, event, actor_type, actor, role, venue_id, ip,
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def seal_key() -> bytes | None:
+    """``AUDIT_HMAC_KEY`` of the running app, as bytes; ``None`` when not configured."""
+    from flask import current_app, has_app_context
+
+    key = current_app.config.get("AUDIT_HMAC_KEY") if has_app_context() else None
+    return key.encode("utf-8") if isinstance(key, str) and key else (key or None)
+
+
+def seal_of(entry_hash_hex: str, key: bytes) -> str:
+    return hmac.new(key, entry_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
@@ -72,9 +87,12 @@ def record(session: Session, event: str, actor: Actor = SYSTEM, *, target: str =
         venue_id=actor.venue_id, ip=(actor.ip or "")[:64], user_agent=(actor.user_agent or "")[:256],
         target=str(target)[:128], detail=detail_json,
     )
-    row = AuditEntry(prev_hash=prev, hash=entry_hash(
-        prev, at, event, fields["actor_type"], fields["actor"], fields["role"], actor.venue_id,
-        fields["ip"], fields["user_agent"], fields["target"], detail_json), **fields)
+    digest = entry_hash(prev, at, event, fields["actor_type"], fields["actor"], fields["role"],
+                        actor.venue_id, fields["ip"], fields["user_agent"], fields["target"],
+                        detail_json)
+    key = seal_key()
+    row = AuditEntry(prev_hash=prev, hash=digest, seal=seal_of(digest, key) if key else None,
+                     **fields)
     session.add(row)
     session.flush()
     return row

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hmac
 import io
 import json
 import unicodedata
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 from ..models.audit import AuditEntry
 from ..models.base import utcnow
 from . import clock, privacy
-from .audit import GENESIS, SYSTEM, Actor, _LOCK_ID, canonical, entry_hash
+from .audit import GENESIS, SYSTEM, Actor, _LOCK_ID, canonical, entry_hash, seal_key, seal_of
 
 
 class AppendOnlyError(RuntimeError):
@@ -444,11 +445,13 @@ def append_now(session: Session, items: Sequence[tuple[str, Actor, str, dict | N
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
     table = AuditEntry.__table__
     prev = conn.execute(select(table.c.hash).order_by(table.c.id.desc()).limit(1)).scalar() or GENESIS
+    key = seal_key()
     for event_name, actor, target, detail in items:
         f = _fields(event_name, actor, target, detail)
         digest = entry_hash(prev, f["at"], f["event"], f["actor_type"], f["actor"], f["role"],
                             f["venue_id"], f["ip"], f["user_agent"], f["target"], f["detail"])
-        conn.execute(insert(table).values(prev_hash=prev, hash=digest, **f))
+        conn.execute(insert(table).values(prev_hash=prev, hash=digest,
+                                          seal=seal_of(digest, key) if key else None, **f))
         prev = digest
 
 
@@ -477,7 +480,7 @@ def _first_id_after(session: Session, after_id: int) -> int | None:
 
 
 def verify_report(session: Session, anchors: Iterable[tuple[int, str]] = (),
-                  batch: int = 2000) -> ChainReport:
+                  batch: int = 2000, key: bytes | None = None) -> ChainReport:
     """Walk the whole chain in id order and name the first bad entry.
 
     * content that does not match its hash: that entry was **altered** (or forged, when
@@ -486,13 +489,18 @@ def verify_report(session: Session, anchors: Iterable[tuple[int, str]] = (),
       the one before it: the entries in between were **inserted** (the first is named);
     * a correctly hashed entry whose previous-hash matches no entry: the entry before it
       was **removed**, or altered and re-hashed (the entry whose link broke is named).
-    Limits (without a secret key in the hash): an entry appended at the end with a
-    correct link and hash, or a correctly hashed forgery linking back to an old entry, is
-    told apart only by anchors kept outside the database.
+    * with ``AUDIT_HMAC_KEY`` (``key``): an entry whose seal does not match its hash, or an
+      unsealed entry after the first sealed one, was **forged** by someone without the key
+      (entries from before the key was set are counted as unsealed, not refused).
+    Without the key, an entry appended at the end with a correct link and hash, or a
+    correctly hashed forgery linking back to an old entry, is told apart only by anchors
+    kept outside the database.
     Then every anchor (id, hash) kept outside the database must still be in the chain,
     which catches the newest entries being cut off (tail truncation).
     """
     prev, count, last_id = GENESIS, 0, None
+    key = key if key is not None else seal_key()
+    sealed_from = None  # id of the first sealed entry
     stmt = select(AuditEntry).order_by(AuditEntry.id)
     for row in session.execute(stmt.execution_options(yield_per=batch)).scalars():
         own_ok = entry_hash(row.prev_hash, row.at, row.event, row.actor_type, row.actor, row.role,
@@ -514,6 +522,15 @@ def verify_report(session: Session, anchors: Iterable[tuple[int, str]] = (),
         if not own_ok:
             return ChainReport(False, row.id, "content does not match its hash: the entry was "
                                "altered", count, last_id, prev)
+        if key:
+            if row.seal is not None:
+                if not hmac.compare_digest(row.seal, seal_of(row.hash, key)):
+                    return ChainReport(False, row.id, "the seal (HMAC) does not match: the entry "
+                                       "was forged or altered without the key", count, last_id, prev)
+                sealed_from = sealed_from or row.id
+            elif sealed_from is not None:
+                return ChainReport(False, row.id, f"an unsealed entry after sealing began at "
+                                   f"#{sealed_from}: forged without the key", count, last_id, prev)
         prev, last_id, count = row.hash, row.id, count + 1
     for anchor_id, anchor_hash in anchors:
         stored = session.execute(select(AuditEntry.hash).where(AuditEntry.id == anchor_id)).scalar()

@@ -58,8 +58,9 @@ def survey_invitations(session: Session) -> int:
     regs = session.execute(select(Registration).join(Course, Registration.course_id == Course.id)
                            .where(Registration.state.in_(("paid", "completed")),
                                   Course.last_date == yesterday)).scalars().all()
-    for reg in regs:
-        notify.notify(session, "survey", citizen=reg.citizen, registration=reg, key="after-course")
+    for reg in regs:  # the link opens the term's survey page (it asks for a log-in first)
+        notify.notify(session, "survey", citizen=reg.citizen, registration=reg, key="after-course",
+                      link=f"/survey/terms/{reg.term_id}?source=after_course")
     return len(regs)
 
 
