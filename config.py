@@ -110,6 +110,7 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"  # Flask-Login's default sends it on cross-site requests
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
 
     # Files

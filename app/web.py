@@ -37,6 +37,9 @@ def _error(status: int, message: str, code: str = "error", headers: dict | None 
 
         resp = make_response(resp)
     resp.status_code = status
+    # Error pages are the public template wherever the error happened (an unknown URL, a
+    # back-office view): they get the public policy, not the back office's looser one.
+    resp.headers["Content-Security-Policy"] = CSP
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
