@@ -108,6 +108,18 @@ def init_web(app: Flask) -> None:
         return _error(500, _("Something went wrong on our side. Nothing was changed; please try again."),
                       "server_error")
 
+    @app.teardown_appcontext
+    def end_database_session(exc):
+        """End the request's session before Flask-SQLAlchemy's own teardown does.  If the
+        database dropped the connection since the answer was made (a restart), ending the
+        session's transaction fails; raised from a teardown, that would replace the answer
+        with a bare 500.  The transaction died with the connection; the pool replaces it."""
+        try:
+            db.session.remove()
+        except DBAPIError as err:
+            app.logger.warning("database connection lost while ending a request: %s", err)
+            db.session.registry.clear()
+
     @app.errorhandler(500)
     def server_error(exc):
         return _error(500, _("Something went wrong on our side. Nothing was changed; please try again."),
