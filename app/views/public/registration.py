@@ -60,14 +60,15 @@ def register(code):
         if learner is None or learner.citizen_id != g.citizen.id:
             raise DomainError(_("Choose a learner from the list."), code="bad_learner")
     reg = engine.apply(db.session, course, g.citizen, learner, request_actor())
+    reg_id, state = reg.id, reg.state  # the commit expires ``reg``: no reload after it
     db.session.commit()
     messages = {
         "admitted": _("You are admitted. Please pay by the deadline shown below."),
         "waitlisted": _("The course is full: you are on the waitlist."),
         "applied": _("Your application is in. The lottery will be drawn after the phase closes."),
     }
-    flash(messages.get(reg.state, _("Your application is in.")), "success")
-    return redirect(url_for("registration.detail", reg_id=reg.id))
+    flash(messages.get(state, _("Your application is in.")), "success")
+    return redirect(url_for("registration.detail", reg_id=reg_id))
 
 
 @bp.route("/my/registrations")
