@@ -31,7 +31,7 @@ from app.models import Course, Notification, Registration
 from tests.factories import bulk_citizens
 
 from .support.mitake import MitakeGateway
-from .support.services import (AppServer, PrivateCluster, PrivateRedis, Req, app_environment,
+from .support.services import (Answer, AppServer, PrivateCluster, PrivateRedis, Req, app_environment,
                                fire, http, mint_session, missing_binaries)
 from .support.smtp import SmtpSink
 from .support.workers import RqWorkers
@@ -350,3 +350,224 @@ def test_worker_killed_in_the_middle_of_the_draw_draws_each_lottery_once(app, db
     assert delivered() == {nid: 1 for nid in draw_notes}
     print(f"\nworker killed with {len(drawn_before)} of 2 draws committed; the next run drew "
           f"{2 - len(drawn_before)}, {len(draw_notes)} messages delivered once")
+
+
+# ---------------------------------------------------------------------------------------
+# 3. PostgreSQL restarted under load
+
+@pytest.fixture()
+def private_db(tmp_path):
+    """A PostgreSQL cluster of our own, a database on it migrated like conftest's, and an
+    app (in this process) for setting data up and checking it; destroyed afterwards."""
+    _need("postgres", "redis-server", "gunicorn")
+    from app import create_app
+    from app.extensions import db as _db
+
+    cluster = PrivateCluster()
+    app2 = None
+    try:
+        cluster.init().start()
+        url = cluster.create_database("workshops")
+        app2 = create_app({
+            "SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "REDIS_URL": "",
+            "RATELIMIT_ENABLED": False, "SERVER_NAME": None,
+            "UPLOAD_DIR": str(tmp_path / "uploads"), "RECONCILIATION_INBOX": str(tmp_path / "inbox"),
+            "NOTIFY_CONSOLE_FILE": str(tmp_path / "setup-outbox.log"),
+        })
+        with app2.app_context():
+            from flask_migrate import upgrade
+
+            from app.cli import sync_permissions
+
+            upgrade(directory=str(ROOT / "migrations"))
+            sync_permissions()
+            _db.session.remove()
+        yield cluster, url, app2
+    finally:
+        if app2 is not None:
+            with app2.app_context():
+                _db.session.remove()
+                _db.engine.dispose()
+        cluster.destroy()
+
+
+def test_postgres_restart_under_load_answers_503_then_recovers_in_the_same_processes(private_db, tmp_path):
+    import threading
+
+    from app.extensions import db as _db
+    from app.models import PaymentSlip, Phase, RegistrationEvent
+    from tests.factories import Factory
+
+    cluster, url, app2 = private_db
+    quota, n_courses, n_registering, n_reading = 5, 3, 3, 3
+    with app2.app_context():
+        make = Factory(_db, app2)
+        venue = make.venue()
+        codes = [make.course(venue, quota=quota).code for _ in range(n_courses)]
+        make.commit()
+        people = bulk_citizens(_db.session, 160, start=830000)
+        logins = [(p.id, *mint_session(app2, p.id, p.session_version)) for p in people]
+        _db.session.remove()
+        _db.engine.dispose()
+    redis = PrivateRedis(tmp_path).start()
+    env = app_environment(
+        DATABASE_URL=url, REDIS_URL=redis.url, RATELIMIT_STORAGE_URI=redis.url,
+        SECRET_KEY=app2.config["SECRET_KEY"], INSTANCE_DIR=tmp_path / "instance",
+        NOTIFY_CHANNELS="console", NOTIFY_CONSOLE_FILE=tmp_path / "outbox.log")
+    server = AppServer(env, tmp_path).start()
+    try:
+        pids = server.worker_pids()
+        answers: list = []
+        lock = threading.Lock()
+        stop = threading.Event()
+        final: dict[int, Answer] = {}  # citizen id -> the answer that ended their attempts
+        queue_ = list(logins[:120])  # citizens registering during the run
+        reads = ["/", f"/courses/{codes[0]}", "/api/v1/public/courses",
+                 f"/api/v1/public/courses/{codes[1]}", f"/courses/{codes[2]}"]
+
+        def record(answer):
+            with lock:
+                answers.append(answer)
+
+        def registering(k):
+            while not stop.is_set():
+                with lock:
+                    if not queue_:
+                        return
+                    cid, cookie, token = queue_.pop(0)
+                code = codes[cid % n_courses]
+                req = Req("POST", f"/courses/{code}/register", {"csrf_token": token},
+                          {"Cookie": cookie}, tag=("register", cid))
+                deadline = time.monotonic() + 40
+                while True:  # a browser user trying again after "please try again shortly"
+                    answer = http(server.port, req, timeout=20)
+                    record(answer)
+                    if answer.status != 503 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.3)
+                with lock:
+                    final[cid] = answer
+
+        def reading(k):
+            i = k
+            while not stop.is_set():
+                path = reads[i % len(reads)]
+                record(http(server.port, Req("GET", path, tag=("read", path)), timeout=20))
+                i += 1
+
+        threads = ([threading.Thread(target=registering, args=(k,)) for k in range(n_registering)]
+                   + [threading.Thread(target=reading, args=(k,)) for k in range(n_reading)])
+        for t in threads:
+            t.start()
+        try:
+            _wait(lambda: len(answers) >= 30, "load before the restart", 60)
+            t_down = time.monotonic()
+            cluster.stop("fast")
+            time.sleep(1.5)
+            cluster.start()
+            t_up = time.monotonic()
+            n_at_restart = len(answers)
+            _wait(lambda: len(answers) >= n_at_restart + 40, "load after the restart", 60)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        assert not any(t.is_alive() for t in threads), "a client is hung"
+
+        statuses = Counter((a.tag[0], a.status) for a in answers)
+        unexpected = [(a.tag, a.status, a.error or a.body[:200]) for a in answers
+                      if (a.tag[0], a.status) not in {("read", 200), ("read", 503), ("register", 302),
+                                                      ("register", 409), ("register", 503)}]
+        assert not unexpected, (statuses, unexpected[:5], server.log()[-4000:])
+        unavailable = [a for a in answers if a.status == 503]
+        assert unavailable, f"the restart was not noticed by any request: {statuses}"
+        assert all(a.headers.get("retry-after") == "5" for a in unavailable)
+        slowest = max(a.seconds for a in answers)
+        assert slowest < 15, slowest
+        # Every citizen who tried ended with "registered" (302), or "already registered"
+        # (409: an earlier attempt's commit went through but its answer was a 503).
+        assert {a.status for a in final.values()} <= {302, 409}, Counter(a.status for a in final.values())
+
+        # Once the database accepted connections again, every request was served normally
+        # (the pool pre-pings, so no stale connection surfaces as an error) ...
+        back = [(a.tag, a.status) for a in answers if a.started > t_up]
+        assert len(back) >= 30 and {s for _, s in back} <= {200, 302, 409}, back
+        # ... by the same gunicorn workers, without a restart.
+        after = [http(server.port, Req("GET", reads[i % len(reads)]), timeout=20) for i in range(10)]
+        fresh = logins[120:130]
+        after += [http(server.port, Req("POST", f"/courses/{codes[cid % n_courses]}/register",
+                                        {"csrf_token": token}, {"Cookie": cookie}), timeout=20)
+                  for cid, cookie, token in fresh]
+        assert [a.status for a in after] == [200] * 10 + [302] * len(fresh), \
+            [(a.status, a.body[:200]) for a in after]
+        assert server.worker_pids() == pids
+
+        # A restart while nobody is asking: the pooled connections are all dead, and the
+        # very first requests afterwards are answered normally (pre-ping, not a 503).
+        cluster.stop("fast")
+        cluster.start()
+        quiet = [http(server.port, Req("GET", reads[i % len(reads)]), timeout=20) for i in range(6)]
+        cid, cookie, token = logins[130]
+        quiet.append(http(server.port, Req("POST", f"/courses/{codes[cid % n_courses]}/register",
+                                           {"csrf_token": token}, {"Cookie": cookie}), timeout=20))
+        assert [a.status for a in quiet] == [200] * 6 + [302], [(a.status, a.body[:200]) for a in quiet]
+        fresh.append(logins[130])
+        assert server.worker_pids() == pids
+        _no_tracebacks(server)
+
+        # No registration is half-written: seats, events, slips and messages agree.
+        with app2.app_context():
+            s = _db.session
+            regs = s.execute(select(Registration)).scalars().all()
+            tried = set(final) | {cid for cid, _, _ in fresh}
+            assert sorted(r.citizen_id for r in regs) == sorted(tried)
+            for code in codes:
+                course = s.execute(select(Course).where(Course.code == code)).scalar_one()
+                mine = [r for r in regs if r.course_id == course.id]
+                admitted = sum(r.state == "admitted" for r in mine)
+                assert admitted == min(quota, len(mine)) == course.seats_taken
+                phase = s.execute(select(Phase).where(Phase.course_id == course.id)).scalar_one()
+                assert phase.seats_filled == admitted
+                assert {r.state for r in mine} <= {"admitted", "waitlisted"}
+            for reg in regs:
+                events = s.execute(select(RegistrationEvent.from_state, RegistrationEvent.to_state)
+                                   .where(RegistrationEvent.registration_id == reg.id)
+                                   .order_by(RegistrationEvent.id)).all()
+                assert [tuple(e) for e in events] == [(None, "applied"), ("applied", reg.state)]
+                slips = s.execute(select(PaymentSlip.status).where(
+                    PaymentSlip.registration_id == reg.id)).scalars().all()
+                assert slips == (["open"] if reg.state == "admitted" else [])
+                notes = s.execute(select(Notification.event, Notification.channel).where(
+                    Notification.registration_id == reg.id)).all()
+                assert Counter(tuple(n) for n in notes) == {(reg.state, "email"): 1, (reg.state, "sms"): 1}
+            s.remove()
+            _db.engine.dispose()
+        print(f"\nPostgreSQL down {t_up - t_down:.1f}s under load: {dict(statuses)}; "
+              f"{len(regs)} registrations consistent; slowest answer {slowest:.2f}s")
+    finally:
+        server.stop()
+        redis.stop()
+
+
+def test_a_connection_the_database_dropped_does_not_fail_the_end_of_a_request(app, db):
+    """The server ends a connection after the request used it (a restart, an idle-session
+    kill): ending the request must not raise (that would turn its answer into a bare
+    500, as the restart test above once caught), and the next request gets a fresh
+    connection."""
+    from app.extensions import db as _db
+
+    with app.test_request_context("/api/v1/public/courses"):
+        ctx = app.app_context()  # a request's own app context (the fixture holds another)
+        ctx.push()
+        try:
+            pid = _db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            with _db.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                _wait(lambda: not other.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar(),
+                      "the backend to end", 10)
+        finally:
+            ctx.pop()  # teardown ends the session: must not raise
+    ctx = app.app_context()
+    with ctx:
+        assert _db.session.execute(text("SELECT 1")).scalar() == 1

@@ -294,6 +294,7 @@ class Answer:
     seconds: float = 0.0
     error: str = ""
     tag: object = None
+    started: float = 0.0  # time.monotonic() when the request was sent
 
 
 @dataclass
@@ -312,16 +313,17 @@ def http(port: int, req: Req, timeout: float = 20.0) -> Answer:
     if req.form is not None:
         body = urlencode(req.form).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    t0 = time.perf_counter()
+    started, t0 = time.monotonic(), time.perf_counter()
     conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(req.method, req.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data,
-                      time.perf_counter() - t0, tag=req.tag)
+                      time.perf_counter() - t0, tag=req.tag, started=started)
     except (OSError, httpclient.HTTPException) as exc:
-        return Answer(0, seconds=time.perf_counter() - t0, error=repr(exc), tag=req.tag)
+        return Answer(0, seconds=time.perf_counter() - t0, error=repr(exc), tag=req.tag,
+                      started=started)
     finally:
         conn.close()
 
