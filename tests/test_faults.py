@@ -47,6 +47,11 @@ def _need(*binaries: str) -> None:
         pytest.skip("not installed: " + ", ".join(missing))
 
 
+def _on_postgresql(app) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("faults are proven on PostgreSQL (DATABASE_URL)")
+
+
 def _wait(predicate, what: str, timeout: float, interval: float = 0.2, detail=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,6 +83,7 @@ def _no_tracebacks(server: AppServer) -> None:
 # 1. Redis killed during a registration rush
 
 def test_redis_killed_during_a_rush_loses_no_registration_and_no_message(app, db, tmp_path, make):
+    _on_postgresql(app)
     _need("redis-server", "gunicorn")
     quota, n_people, kill_after, n_logins = 10, 40, 12, 6
     smtp, gateway = SmtpSink().start(), MitakeGateway().start()
@@ -197,6 +203,7 @@ def redis_log(redis: PrivateRedis) -> str:
 def job_rig(app, tmp_path):
     """A private Redis, real workers for the ``default`` queue (workflow jobs) and for
     ``notifications`` (delivery to the console file), all on the test database."""
+    _on_postgresql(app)
     _need("redis-server")
     from types import SimpleNamespace
 
@@ -244,6 +251,41 @@ def _committed(db, sql: str, **params):
     return rows
 
 
+def _kill_mid_job(db, rig, job_name: str, lock_sql: str, params: dict, blocked_on: str,
+                  while_blocked=lambda: None):
+    """A clerk's transaction locks a row (``lock_sql``); the periodic job ``job_name`` is
+    enqueued as rq cron does and runs on a real worker until it waits for that row
+    (running ``blocked_on…``, its own transaction open with work done); the worker and
+    its work horse are SIGKILLed there.  The clerk then lets go, and the dead worker's
+    transaction ends (PostgreSQL rolls it back).  Returns ``while_blocked()``."""
+    worker = rig.jobs.start()
+    clerk = db.engine.connect()
+    tx = clerk.begin()
+    try:
+        clerk.execute(text(lock_sql), params)
+        killed = cron_tick(rig.redis.url, job_name)
+        _wait(lambda: _lock_waiters(db, blocked_on), f"{job_name} to wait for the locked row", 60,
+              detail=rig.jobs.logs)
+        [orphan] = _lock_waiters(db, blocked_on)
+        seen = while_blocked()
+        rig.jobs.kill(worker)
+    finally:
+        tx.rollback()
+        clerk.close()
+    _wait(lambda: not _backend_alive(db, orphan), "the killed worker's transaction to end", 30)
+    # RQ does not run the abandoned job again by itself: no Retry on cron jobs, and the
+    # started-job registry expires it only minutes later.  The next scheduled run does.
+    assert killed.get_status(refresh=True) == "started"
+    rig.jobs.start()
+    return seen
+
+
+def _console_ids(path: Path) -> Counter:
+    """Notification id -> how many times it reached the console channel file."""
+    data = path.read_text() if path.exists() else ""
+    return Counter(int(n) for n in re.findall(r"\[console-(\d+)-", data))
+
+
 def test_worker_killed_in_the_middle_of_the_draw_draws_each_lottery_once(app, db, make, job_rig):
     """Two lotteries are due.  The draw job commits the first, then (drawing the second)
     waits for a registration row a clerk holds locked, with the seats already taken and
@@ -275,24 +317,12 @@ def test_worker_killed_in_the_middle_of_the_draw_draws_each_lottery_once(app, db
                                 .where(Registration.course_id == course_ids[1])).scalar()
 
     job_rig.deliveries.start()
-    worker = job_rig.jobs.start()
-    clerk = db.engine.connect()  # a clerk's transaction holding one registration row
-    tx = clerk.begin()
-    try:
-        clerk.execute(text("SELECT id FROM registration WHERE id = :r FOR UPDATE"), {"r": victim})
-        killed = cron_tick(job_rig.redis.url, "draw-due-lotteries")
-        _wait(lambda: _lock_waiters(db, "UPDATE registration"), "the draw to block on the row", 60,
-              detail=job_rig.jobs.logs)
-        [orphan] = _lock_waiters(db, "UPDATE registration")
-        drawn_before = {pid for (pid,) in _committed(
+    drawn_before = _kill_mid_job(
+        db, job_rig, "draw-due-lotteries", "SELECT id FROM registration WHERE id = :r FOR UPDATE",
+        {"r": victim}, "UPDATE registration",
+        lambda: {pid for (pid,) in _committed(
             db, "SELECT id FROM phase WHERE id IN (:a, :b) AND drawn_at IS NOT NULL",
-            a=phase_ids[0], b=phase_ids[1])}
-        job_rig.jobs.kill(worker)
-    finally:
-        tx.rollback()  # the clerk is done; the dead worker's transaction can only roll back
-        clerk.close()
-    _wait(lambda: not _backend_alive(db, orphan), "the killed worker's transaction to end", 30)
-    assert killed.get_status(refresh=True) == "started"  # abandoned, not finished, not retried
+            a=phase_ids[0], b=phase_ids[1])})
 
     def snapshot():
         return {cid: _committed(db, "SELECT c.seats_taken, p.seats_filled, p.drawn_at IS NOT NULL, "
@@ -306,7 +336,6 @@ def test_worker_killed_in_the_middle_of_the_draw_draws_each_lottery_once(app, db
         assert tuple(snapshot()[cid]) == expect, (cid, snapshot())
     assert drawn_before != set(phase_ids)  # the kill did interrupt a draw
 
-    job_rig.jobs.start()
     assert _wait_job(cron_tick(job_rig.redis.url, "draw-due-lotteries")) == 2 - len(drawn_before)
     assert _wait_job(cron_tick(job_rig.redis.url, "draw-due-lotteries")) == 0  # and again: nothing
 
@@ -340,16 +369,83 @@ def test_worker_killed_in_the_middle_of_the_draw_draws_each_lottery_once(app, db
     db.session.rollback()
 
     # Each message of the draw reached the console channel once.
-    def delivered() -> Counter:
-        text_ = job_rig.outbox.read_text() if job_rig.outbox.exists() else ""
-        return Counter(int(n) for n in re.findall(r"\[console-(\d+)-", text_))
-
-    _wait(lambda: set(delivered()) >= set(draw_notes), "the draw's messages", 60,
+    _wait(lambda: set(_console_ids(job_rig.outbox)) >= set(draw_notes), "the draw's messages", 60,
           detail=job_rig.deliveries.logs)
     time.sleep(1)
-    assert delivered() == {nid: 1 for nid in draw_notes}
+    assert _console_ids(job_rig.outbox) == {nid: 1 for nid in draw_notes}
     print(f"\nworker killed with {len(drawn_before)} of 2 draws committed; the next run drew "
           f"{2 - len(drawn_before)}, {len(draw_notes)} messages delivered once")
+
+
+def test_worker_killed_in_the_middle_of_forfeits_forfeits_and_promotes_each_once(app, db, make, job_rig):
+    """``forfeit_overdue`` commits one registration at a time (forfeited, its seat given
+    back, the first of the waitlist promoted).  The worker is killed while it forfeits in
+    the second course (giving the seat back waits for the course row a clerk holds), with
+    the first course's forfeits committed: the next run does the rest, nobody twice."""
+    from app.models import PaymentSlip, RegistrationEvent
+    from app.services import clock, registration
+    from app.services.audit import Actor
+
+    quota, waiting = 3, 3
+    venue = make.venue(posting_grace_days=0)
+    courses = [make.course(venue, quota=quota) for _ in range(2)]
+    make.commit()
+    people = bulk_citizens(db.session, 2 * (quota + waiting), start=840000)
+    for i, person in enumerate(people):
+        registration.apply(db.session, courses[i // (quota + waiting)], person, None, Actor())
+    db.session.commit()
+    course_ids = [c.id for c in courses]
+    db.session.execute(text("UPDATE registration SET deadline_at = :t WHERE state = 'admitted'"),
+                       {"t": clock.now() - dt.timedelta(days=2)})
+    db.session.commit()
+    first = dict(db.session.execute(select(Registration.id, Registration.state)).all())
+    assert Counter(first.values()) == {"admitted": 2 * quota, "waitlisted": 2 * waiting}
+    old_notes = db.session.execute(select(func.max(Notification.id))).scalar()
+
+    job_rig.deliveries.start()
+    done_before = _kill_mid_job(
+        db, job_rig, "forfeit-overdue", "SELECT id FROM course WHERE id = :c FOR UPDATE",
+        {"c": course_ids[1]}, "UPDATE course",
+        lambda: _committed(db, "SELECT count(*) FROM registration WHERE state = 'forfeited'")[0][0])
+    assert done_before < 2 * quota  # the kill did interrupt the job
+    for cid in course_ids:  # committed forfeits are whole; the interrupted one left no trace
+        taken, forfeited, admitted = _committed(
+            db, "SELECT c.seats_taken, (SELECT count(*) FROM registration r WHERE r.course_id = c.id "
+            "AND r.state = 'forfeited'), (SELECT count(*) FROM registration r "
+            "WHERE r.course_id = c.id AND r.state = 'admitted') FROM course c WHERE c.id = :c", c=cid)[0]
+        assert taken == admitted == quota and forfeited in (0, quota), (cid, taken, forfeited, admitted)
+
+    assert _wait_job(cron_tick(job_rig.redis.url, "forfeit-overdue")) == 2 * quota - done_before
+    assert _wait_job(cron_tick(job_rig.redis.url, "forfeit-overdue")) == 0  # and again: nothing
+
+    db.session.expire_all()
+    for cid in course_ids:
+        assert db.session.get(Course, cid).seats_taken == quota
+    regs = db.session.execute(select(Registration)).scalars().all()
+    for reg in regs:
+        was = first[reg.id]
+        assert reg.state == {"admitted": "forfeited", "waitlisted": "admitted"}[was]
+        events = db.session.execute(select(RegistrationEvent.from_state, RegistrationEvent.to_state)
+                                    .where(RegistrationEvent.registration_id == reg.id)
+                                    .order_by(RegistrationEvent.id)).all()
+        assert [tuple(e) for e in events] == [(None, "applied"), ("applied", was), (was, reg.state)]
+        slips = db.session.execute(select(PaymentSlip.status).where(
+            PaymentSlip.registration_id == reg.id).order_by(PaymentSlip.id)).scalars().all()
+        assert slips == (["void"] if was == "admitted" else ["open"])
+        notes = db.session.execute(select(Notification.event, Notification.channel).where(
+            Notification.registration_id == reg.id)).all()
+        events_sent = ("admitted", "forfeited") if was == "admitted" else ("waitlisted", "admitted", "promoted")
+        assert Counter(tuple(n) for n in notes) == {(ev, ch): 1 for ev in events_sent
+                                                    for ch in ("email", "sms")}
+    job_notes = db.session.execute(select(Notification.id).where(Notification.id > old_notes)).scalars().all()
+    db.session.rollback()
+    assert len(job_notes) == 2 * (2 * quota) + 2 * 2 * (2 * waiting)
+    _wait(lambda: set(_console_ids(job_rig.outbox)) >= set(job_notes), "the job's messages", 60,
+          detail=job_rig.deliveries.logs)
+    time.sleep(1)
+    assert _console_ids(job_rig.outbox) == {nid: 1 for nid in job_notes}
+    print(f"\nworker killed after {done_before} of {2 * quota} forfeits; the next run did the "
+          f"rest, {len(job_notes)} messages delivered once")
 
 
 # ---------------------------------------------------------------------------------------
@@ -556,6 +652,7 @@ def test_a_connection_the_database_dropped_does_not_fail_the_end_of_a_request(ap
     connection."""
     from app.extensions import db as _db
 
+    _on_postgresql(app)
     with app.test_request_context("/api/v1/public/courses"):
         ctx = app.app_context()  # a request's own app context (the fixture holds another)
         ctx.push()
