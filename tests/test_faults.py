@@ -4,12 +4,14 @@
   answered normally, each registration has its outbox rows; after Redis is back a real
   ``rq worker`` and the real sweep job deliver every message exactly once (counted at a
   real SMTP server and a real Mitake-shaped SMS gateway).
-* An ``rq worker`` SIGKILLed in the middle of a workflow job (the lottery draw, blocked
-  half-way through its transaction): after a new worker runs the next scheduled run, the
-  effect exists exactly once (draw, seats, events, slips, audit entries, messages).
+* An ``rq worker`` SIGKILLed in the middle of a workflow job (the lottery draw; the
+  forfeit of overdue registrations with waitlist promotion), blocked half-way through
+  its transaction: after a new worker runs the next scheduled run, the effect exists
+  exactly once (draw, seats, events, slips, audit entries, messages).
 * PostgreSQL restarted under load: clients get a normal answer or 503 with Retry-After,
   nothing hangs, no registration is half-written, and the same gunicorn workers serve
-  normally once the database is back.
+  normally once the database is back (also right after a restart nobody noticed).
+* A connection the server ended after a request used it does not fail the request's end.
 
 Each test runs its own ``redis-server`` and (for the restart) its own PostgreSQL cluster,
 never the shared servers other test runs use.  Skipped only when a binary is missing.
