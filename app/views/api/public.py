@@ -64,16 +64,17 @@ class PublicApi(BaseApi):
         ---
         get:
           summary: Courses of every venue, filtered and paginated
+          description: An empty filter (`status=`) is the same as no filter.
           parameters:
-          - {in: query, name: q, schema: {type: string, maxLength: 100}}
-          - {in: query, name: venue, schema: {type: string}}
-          - {in: query, name: term, schema: {type: string}}
-          - {in: query, name: category, schema: {type: string}}
-          - {in: query, name: weekday, schema: {type: integer, minimum: 1, maximum: 7}}
-          - {in: query, name: time, schema: {type: string, enum: [morning, afternoon, evening]}}
-          - {in: query, name: status, schema: {type: string, enum: [open, full, upcoming, closed]}}
-          - {in: query, name: page, schema: {type: integer, minimum: 1}}
-          - {in: query, name: per_page, schema: {type: integer, minimum: 1, maximum: 100}}
+          - {in: query, name: q, allowEmptyValue: true, schema: {type: string}, description: "text in the title, teacher, code, description or category; only its first 100 characters are used"}
+          - {in: query, name: venue, allowEmptyValue: true, schema: {type: string}}
+          - {in: query, name: term, allowEmptyValue: true, schema: {type: string}}
+          - {in: query, name: category, allowEmptyValue: true, schema: {type: string}}
+          - {in: query, name: weekday, allowEmptyValue: true, schema: {type: integer, minimum: 1, maximum: 7}}
+          - {in: query, name: time, allowEmptyValue: true, schema: {type: string, enum: [morning, afternoon, evening]}}
+          - {in: query, name: status, allowEmptyValue: true, schema: {type: string, enum: [open, full, upcoming, closed]}}
+          - {in: query, name: page, allowEmptyValue: true, schema: {type: integer, minimum: 1}}
+          - {in: query, name: per_page, allowEmptyValue: true, schema: {type: integer, minimum: 1, maximum: 100}}
           responses:
             200:
               description: A page of courses with live counts
@@ -175,7 +176,7 @@ class PublicApi(BaseApi):
           summary: The verifiable lottery record
           parameters:
           - {in: path, name: code, required: true, schema: {type: string}}
-          - {in: query, name: phase, schema: {type: integer, minimum: 1}, description: phase number when a course has several lottery phases (default the latest drawn, else the first)}
+          - {in: query, name: phase, schema: {type: integer, minimum: 1}, description: "phase number when a course has several lottery phases (default the latest drawn, else the first)"}
           responses:
             200:
               description: The record (course_code, commitment, seed, beacon, seats, drawn_at, algorithm, entries, excluded)
