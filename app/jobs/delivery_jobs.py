@@ -8,6 +8,8 @@
   refused by Redis, while the next attempt after a killed worker gets a new id.  The
   database name, in the id and as an argument the worker checks, keeps two databases
   sharing one Redis apart.  Jobs leave nothing behind on success (``result_ttl=0``).
+* :func:`dispatch_many` hands a whole committed batch (a lottery draw's notices) to RQ in
+  two Redis round trips: one to leave out ids already queued, one pipeline of jobs.
 * Without ``REDIS_URL`` the row is delivered right here, synchronously (the demo);
   a retry due later is left to the sweep.
 * If Redis cannot be reached the dispatch is logged and dropped: the row stays
@@ -93,6 +95,10 @@ def dispatch(notification_id: int, attempts: int, at: dt.datetime | None = None)
     try:
         queue = Queue(queue_name(), connection=_redis(url), job_class=AppJob)
         if at is not None:
+            # RQ's scheduler keeps whole seconds (truncated): round up, or the job may run
+            # before the row is due, find nothing to do and leave it to the next sweep.
+            if at.microsecond:
+                at = at.replace(microsecond=0) + dt.timedelta(seconds=1)
             queue.enqueue_at(at.replace(tzinfo=dt.timezone.utc), JOB_FUNC, notification_id,
                              database_name(), **options)
             return "scheduled"
@@ -102,4 +108,48 @@ def dispatch(notification_id: int, attempts: int, at: dt.datetime | None = None)
         return "duplicate"
     except (RedisError, OSError) as exc:
         log.warning("Redis unavailable, notification %s left for the sweep: %s", notification_id, exc)
+        return "unavailable"
+
+
+def dispatch_many(notification_ids, chunk: int = 500) -> str:
+    """Hand freshly committed rows (attempt 0) to RQ in pipelines of ``chunk`` jobs.
+
+    Returns ``queued`` or ``unavailable`` (Redis down: the sweep hands them on later).
+    Ids whose job already exists (the sweep got there first) are left out; in the tiny
+    window between that check and the pipeline a job may be queued twice, which is
+    harmless: delivery claims the row, and the second run finds it taken."""
+    ids = sorted(notification_ids)
+    url = current_app.config.get("REDIS_URL")
+    if not url or len(ids) == 1:
+        outcome = "queued"
+        for notification_id in ids:
+            outcome = dispatch(notification_id, 0)
+            if outcome == "unavailable":
+                break
+        return outcome
+
+    from redis.exceptions import RedisError
+    from rq import Queue
+
+    from . import AppJob
+
+    conn, database = _redis(url), database_name()
+    options = dict(result_ttl=0, failure_ttl=int(delivery.lease().total_seconds()),
+                   timeout=int(2 * setting("NOTIFY_SEND_TIMEOUT", 10, float)) + 60)
+    try:
+        queue = Queue(queue_name(), connection=conn, job_class=AppJob)
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            with conn.pipeline(transaction=False) as pipe:
+                for notification_id in part:
+                    pipe.exists(AppJob.key_for(job_id(notification_id, 0)))
+                taken = pipe.execute()
+            fresh = [n for n, exists in zip(part, taken) if not exists]
+            if fresh:
+                queue.enqueue_many([Queue.prepare_data(
+                    JOB_FUNC, (n, database), job_id=job_id(n, 0),
+                    description=f"deliver notification {n}", **options) for n in fresh])
+        return "queued"
+    except (RedisError, OSError) as exc:
+        log.warning("Redis unavailable, %s notifications left for the sweep: %s", len(ids), exc)
         return "unavailable"

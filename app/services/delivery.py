@@ -249,12 +249,12 @@ def _after_transaction_end(session: Session, transaction) -> None:
     ids = session.info.pop(_READY_KEY, None)
     if not ids:
         return
-    for notification_id in sorted(ids):
-        try:
-            if _dispatch(notification_id, 0) == "unavailable":
-                break  # the sweep picks up the rest
-        except Exception:  # never fail the caller's (already committed) work
-            log.exception("dispatching notification %s after commit failed", notification_id)
+    from ..jobs.delivery_jobs import dispatch_many
+
+    try:
+        dispatch_many(ids)  # Redis down: "unavailable", and the sweep picks them up
+    except Exception:  # never fail the caller's (already committed) work
+        log.exception("dispatching %s notifications after commit failed", len(ids))
 
 
 @event.listens_for(Session, "after_soft_rollback")

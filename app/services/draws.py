@@ -10,10 +10,10 @@ import json
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..models import Course, Phase, Registration
-from . import audit, clock, lottery, privacy, seats
+from . import audit, clock, lottery, notify, privacy, seats
 from .audit import Actor
 from .errors import Conflict, DomainError
 from .registration import WAITLIST_PHASE_STRIDE, admit, waitlist
@@ -47,6 +47,8 @@ def _name(reg: Registration) -> str:
 
 def entries_of(session: Session, phase: Phase):
     regs = session.execute(select(Registration).where(Registration.phase_id == phase.id)
+                           .options(selectinload(Registration.learner),
+                                    selectinload(Registration.citizen))
                            .order_by(Registration.id)).scalars().all()
     entries = [lottery.Entry(r.entry_no, _name(r), r.tier) for r in regs
                if r.state != "withdrawn" or r.ticket is not None]
@@ -95,6 +97,7 @@ def draw(session: Session, phase: Phase, beacon: str, actor: Actor) -> dict:
     admitted = len(result.admitted)
     if admitted and not seats.take(session, course.id, phase.id, admitted):
         raise Conflict(_l("The seats changed during the draw; please try again."), code="retry")
+    waitlisted = []
     for drawn in result.entries:
         reg = by_no[drawn.entry_no]
         reg.ticket = drawn.ticket
@@ -102,7 +105,9 @@ def draw(session: Session, phase: Phase, beacon: str, actor: Actor) -> dict:
             admit(session, reg, actor, seat_taken=True, note="lottery")
         else:
             waitlist(session, reg, actor, phase.seq * WAITLIST_PHASE_STRIDE + drawn.position,
-                     note="lottery")
+                     note="lottery", notify_now=False)
+            waitlisted.append(reg)
+    notify.notify_many(session, "waitlisted", [(reg.citizen, reg) for reg in waitlisted])
     record = lottery.build_record(course.code, phase.commitment, phase.seed_hex, beacon, free,
                                   now, result, excluded)
     phase.beacon = beacon

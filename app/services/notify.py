@@ -9,6 +9,8 @@ The idempotency key is ``event:registration:key:citizen:channel``: calling ``not
 for the same event (a job run twice) adds nothing."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,51 +32,76 @@ def notify(session: Session, event: str, *, citizen: Citizen, registration: Regi
     """Queue ``event`` for ``citizen`` on their channels; idempotent per event key.
 
     Returns the rows this call created (none if they all existed already)."""
+    return notify_many(session, event, [(citizen, registration)], key=key, channels=channels,
+                       **context)
+
+
+def notify_many(session: Session, event: str,
+                recipients: Sequence[tuple[Citizen, Registration | None]], *, key: str = "",
+                channels: list[str] | None = None, **context) -> list[Notification]:
+    """:func:`notify` for many (citizen, registration) pairs at once (a lottery draw's
+    notices) in a few statements: one look-up of existing keys, multi-row inserts."""
     from .messages import render
 
-    rows = []
-    wanted = channels or channels_for(citizen)
-    base = f"{event}:{registration.id if registration is not None else '-'}:{key}:{citizen.id}:"
+    wanted: list[tuple[str, str, Citizen, Registration | None]] = []
+    for citizen, registration in recipients:
+        base = f"{event}:{registration.id if registration is not None else '-'}:{key}:{citizen.id}:"
+        wanted += [(base + ch, ch, citizen, registration) for ch in channels or channels_for(citizen)]
+    if not wanted:
+        return []
+    existing: set[str] = set()
     with session.no_autoflush:
-        existing = set(session.execute(select(Notification.idempotency_key).where(
-            Notification.idempotency_key.in_([base + ch for ch in wanted]))).scalars())
-    for channel in wanted:
-        ident = base + channel
+        for part in _chunks([w[0] for w in wanted]):
+            existing.update(session.execute(select(Notification.idempotency_key).where(
+                Notification.idempotency_key.in_(part))).scalars())
+    values = []
+    for ident, channel, citizen, registration in wanted:
         if ident in existing:
             continue
+        existing.add(ident)  # the same pair twice in one call: one message
         message = render(event, channel, citizen=citizen, registration=registration, **context)
-        new_id = _insert_once(session, dict(
+        values.append(dict(
             idempotency_key=ident, event=event, channel=channel, citizen_id=citizen.id,
             registration_id=registration.id if registration is not None else None,
             venue_id=registration.venue_id if registration is not None else context.get("venue_id"),
             locale=citizen.locale or "zh_Hant_TW",
             recipient=citizen.email if channel == "email" else citizen.phone,
             subject=message.subject[:200], body=message.body, html_body=message.html,
-            **({"broadcast_id": context["broadcast_id"]}
-               if context.get("broadcast_id") and hasattr(Notification, "broadcast_id") else {}),
-        ))
-        if new_id is not None:
-            rows.append(session.get(Notification, new_id))
-    if rows:
-        delivery.track(session, rows)
-    return rows
+            broadcast_id=context.get("broadcast_id") or None))
+    ids = [new_id for part in _chunks(values) for new_id in _insert_once(session, part)]
+    if not ids:
+        return []
+    created = [row for part in _chunks(ids) for row in session.execute(
+        select(Notification).where(Notification.id.in_(part))).scalars()]
+    created.sort(key=lambda row: row.id)
+    delivery.track(session, created)
+    return created
 
 
-def _insert_once(session: Session, values: dict) -> int | None:
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING: a concurrent transaction
-    writing the same message makes this one wait and then add nothing, instead of
-    failing the caller's transaction on the unique constraint."""
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _insert_once(session: Session, rows: list[dict]) -> list[int]:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING, many rows in one statement: a
+    concurrent transaction writing the same message makes this one wait and then add
+    nothing, instead of failing the caller's transaction on the unique constraint.
+    Returns the ids of the rows inserted."""
+    if not rows:
+        return []
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - other databases: a plain insert (the constraint still holds)
-        row = Notification(**values)
-        session.add(row)
+    else:  # pragma: no cover - other databases: plain inserts (the constraint still holds)
+        made = [Notification(**values) for values in rows]
+        session.add_all(made)
         session.flush()
-        return row.id
-    stmt = (insert(Notification).values(**values)
+        return [row.id for row in made]
+    stmt = (insert(Notification).values(rows)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(Notification.id))
-    return session.execute(stmt).scalar()
+    return list(session.execute(stmt).scalars())
+

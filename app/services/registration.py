@@ -245,10 +245,13 @@ def admit(session: Session, reg: Registration, actor: Actor, *, seat_taken: bool
 
 
 def waitlist(session: Session, reg: Registration, actor: Actor, key: int,
-             note: str | None = None) -> Registration:
+             note: str | None = None, *, notify_now: bool = True) -> Registration:
+    """備取 at ``key``; ``notify_now=False``: the caller sends the notices in one batch
+    (:func:`notify.notify_many`, as a draw does)."""
     transition(session, reg, "waitlisted", actor, note)
     reg.waitlist_key = key
-    notify.notify(session, "waitlisted", citizen=reg.citizen, registration=reg)
+    if notify_now:
+        notify.notify(session, "waitlisted", citizen=reg.citizen, registration=reg)
     return reg
 
 
