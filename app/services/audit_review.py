@@ -446,13 +446,16 @@ def append_now(session: Session, items: Sequence[tuple[str, Actor, str, dict | N
     table = AuditEntry.__table__
     prev = conn.execute(select(table.c.hash).order_by(table.c.id.desc()).limit(1)).scalar() or GENESIS
     key = seal_key()
+    rows = []
     for event_name, actor, target, detail in items:
         f = _fields(event_name, actor, target, detail)
         digest = entry_hash(prev, f["at"], f["event"], f["actor_type"], f["actor"], f["role"],
                             f["venue_id"], f["ip"], f["user_agent"], f["target"], f["detail"])
-        conn.execute(insert(table).values(prev_hash=prev, hash=digest,
-                                          seal=seal_of(digest, key) if key else None, **f))
+        rows.append(dict(prev_hash=prev, hash=digest, seal=seal_of(digest, key) if key else None,
+                         **f))
         prev = digest
+    for start in range(0, len(rows), 1000):  # ids follow the list order: one statement per row
+        conn.execute(insert(table), rows[start:start + 1000])
 
 
 # ---------------------------------------------------------------------------------------

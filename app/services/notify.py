@@ -36,16 +36,18 @@ def notify(session: Session, event: str, *, citizen: Citizen, registration: Regi
                        **context)
 
 
-def notify_many(session: Session, event: str,
-                recipients: Sequence[tuple[Citizen, Registration | None]], *, key: str = "",
+def notify_many(session: Session, event: str, recipients: Sequence[tuple], *, key: str = "",
                 channels: list[str] | None = None, **context) -> list[Notification]:
-    """:func:`notify` for many (citizen, registration) pairs at once (a lottery draw's
-    notices) in a few statements: one look-up of existing keys, multi-row inserts."""
+    """:func:`notify` for many ``(citizen, registration)`` or ``(citizen, registration,
+    key)`` items at once (a lottery draw's notices, an imported bank file's receipts) in a
+    few statements: one look-up of existing keys, multi-row inserts."""
     from .messages import render
 
     wanted: list[tuple[str, str, Citizen, Registration | None]] = []
-    for citizen, registration in recipients:
-        base = f"{event}:{registration.id if registration is not None else '-'}:{key}:{citizen.id}:"
+    for citizen, registration, *own_key in recipients:
+        item_key = own_key[0] if own_key else key
+        base = (f"{event}:{registration.id if registration is not None else '-'}:{item_key}:"
+                f"{citizen.id}:")
         wanted += [(base + ch, ch, citizen, registration) for ch in channels or channels_for(citizen)]
     if not wanted:
         return []

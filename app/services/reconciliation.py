@@ -48,15 +48,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..models import Payment, PaymentSlip, ReconciliationBatch, Refund, Registration, Venue
-from . import audit, clock, notify, receipts, refunds, seats
+from . import audit, audit_review, clock, notify, receipts, refunds, seats
 from .audit import SYSTEM, Actor
 from .collection_files import BankCredit, FileFormatError, ParsedFile, detect_kind, decode_file
 from .collection_files import parse_collection_file
 from .errors import Conflict, DomainError, NotFound
+from .ids import MAX_ID
 from .registration import TRANSITIONS, actor_label, mark_paid, promote_waitlist, transition
 
 RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 PAID_STATES = ("paid", "refund_requested", "completed")
+#: A bank line's amount has 11 digits; the payment table keeps amounts in an integer column.
+MAX_AMOUNT = MAX_ID
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class _Run:
         self._receipts: dict[int, Registration] = {}
         self._promote: set[int] = set()
         self._trail: list[tuple[str, str, dict]] = []
+        self._paid_notices: list[tuple] = []  # (citizen, registration, key), sent in finish()
 
     # -- bookkeeping
     def note(self, event: str, target: str, **detail) -> None:
@@ -172,8 +176,7 @@ class _Run:
         mark_paid(self.session, reg, self.actor, note=f"{note} ({payment.source} {payment.external_serial})")
         payment.status, payment.exception_reason = "applied", None
         self._receipts[reg.id] = reg
-        notify.notify(self.session, "payment_received", citizen=reg.citizen, registration=reg,
-                      key=f"payment:{payment.id}")
+        self._paid_notices.append((reg.citizen, reg, f"payment:{payment.id}"))
         self.counts["applied"] += 1
         return "applied"
 
@@ -262,8 +265,9 @@ class _Run:
             self.note("receipt_issued", f"registration:{reg.id}", number=receipt.number)
         for course_id in sorted(self._promote):
             promote_waitlist(self.session, course_id)
-        for event, target, detail in self._trail:
-            audit.record(self.session, event, self.actor, target=target, detail=detail)
+        notify.notify_many(self.session, "payment_received", self._paid_notices)
+        audit_review.append_now(self.session, [(event, self.actor, target, detail)
+                                               for event, target, detail in self._trail])
 
 
 def _find_slip(session: Session, credit: Credit) -> PaymentSlip | None:
@@ -338,13 +342,19 @@ def import_file(session: Session, raw: bytes, filename: str, actor: Actor = SYST
     with their line numbers; nothing of the file was applied).  With ``venue_id`` (an
     upload by a venue's staff) a file holding another venue's accounts is rejected."""
     digest = hashlib.sha256(raw).hexdigest()
-    name = os.path.basename(filename or "upload")[:255]
+    # The name comes with the upload: no control characters (PostgreSQL refuses NUL in text).
+    name = "".join(ch for ch in os.path.basename(filename or "") if ch.isprintable())[:255] or "upload"
     try:
         parsed = parse_collection_file(raw)
     except FileFormatError as exc:
         return _reject(session, raw, name, digest, [e.message for e in exc.errors],
                        [[e.line_no, e.code] for e in exc.errors[:50]], actor)
     credits = credits_of(parsed)
+    too_large = [str(_l("Line %(line)s: the amount %(amount)s is larger than any payment this system records.",
+                        line=c.line_no, amount=c.amount))
+                 for c in sorted(credits, key=lambda c: c.line_no or 0) if c.amount > MAX_AMOUNT]
+    if too_large:
+        return _reject(session, raw, name, digest, too_large, [["amount", len(too_large)]], actor)
     if venue_id is not None:
         foreign = foreign_lines(session, credits, venue_id)
         if foreign:
