@@ -86,6 +86,7 @@ def seed(citizens: int = 300) -> list[str]:
     from .payments_cli import seed_payments_demo
 
     lines += seed_payments_demo(session)
+    _running_classes(session, people, rng)
     lines.insert(0, f"Demo data ready: {len(venues)} venues, {made} courses, {len(people)} citizens.")
     lines.append(f"Citizen logins: citizen1@example.tw … citizen{len(people)}@example.tw, "
                  f"password {DEMO_PASSWORD}")
@@ -267,3 +268,42 @@ def _registrations(session, people, rng):
             clock.freeze(None)
     draws.run_due_draws(session)
     session.commit()
+
+
+def _running_classes(session, people, rng):
+    """The winter term is under way: in each venue its first class has paid learners
+    (paid at the counter) and attendance recorded for the sessions held so far, so rosters,
+    attendance and certificates have something to show.  Idempotent."""
+    from .services import attendance, payments
+    from .services.rosters import session_dates
+
+    system = Actor(type="system", name="demo")
+    adults = [p for p in people if clock.age_on(p.birth_date, clock.taipei_today()) >= 16]
+    courses = session.execute(select(Course).where(Course.code.like("%115W001"))
+                              .order_by(Course.code)).scalars().all()
+    for course in courses:
+        if session.execute(select(func.count()).select_from(Registration).where(
+                Registration.course_id == course.id)).scalar_one():
+            continue
+        clock.freeze(course.phases[0].opens_at + dt.timedelta(minutes=5))
+        try:
+            regs = []
+            for person in rng.sample(adults, min(course.quota - 2, len(adults))):
+                try:
+                    with session.begin_nested():
+                        regs.append(registration.apply(session, course, person, None, system))
+                except DomainError:  # at the term limit: skip
+                    pass
+            for reg in regs:
+                if reg.state == "admitted":
+                    payments.record_counter_payment(session, reg, system)
+            session.commit()
+        finally:
+            clock.freeze(None)
+        seated = [r.id for r in regs]
+        for day in session_dates(course):
+            if day > clock.taipei_today():
+                break
+            present = {reg_id for reg_id in seated if rng.random() < 0.85}
+            attendance.record(session, course, day, present, system)
+        session.commit()
