@@ -61,6 +61,9 @@ def _tune_sqlite(app: Flask) -> None:
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.fspath(INSTANCE_DIR))
+    from .web import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.from_object(Config)
     if overrides:
         app.config.update(overrides)

@@ -5,11 +5,13 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from config import is_production
 
 from .extensions import db
 from .services.errors import DomainError
+from .services.ids import MAX_ID
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -22,6 +24,17 @@ ADMIN_CSP = (
     "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in every route is a row id: ASCII digits up to PostgreSQL's integer.
+    A larger number (or "٣") is an unknown page, 404, not a database error."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def wants_json() -> bool:

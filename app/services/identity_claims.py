@@ -36,6 +36,7 @@ from .accounts import FieldError
 from .audit import Actor
 from .errors import Forbidden, IllegalTransition, NotFound
 from .identities import NEEDS_PROOF
+from .ids import parse_id
 
 PROOF_MAX_BYTES = 5 * 1024 * 1024
 #: Accepted proof types: MIME type -> stored extension.
@@ -114,7 +115,8 @@ def submit_claim(session: Session, citizen: Citizen, *, venue_id, identity: str,
                  stream: BinaryIO | None, filename: str | None, actor: Actor,
                  learner_id=None) -> IdentityClaim:
     """Record a claim with its proof.  Raises FieldError (venue, identity, learner, proof)."""
-    venue = session.get(Venue, venue_id) if str(venue_id or "").isdigit() else None
+    venue_key = parse_id(venue_id)
+    venue = session.get(Venue, venue_key) if venue_key else None
     if venue is None:
         raise FieldError("venue", _l("Choose the venue where the identity should count."))
     if identity not in NEEDS_PROOF:
@@ -122,7 +124,8 @@ def submit_claim(session: Session, citizen: Citizen, *, venue_id, identity: str,
     if learner_id in (None, ""):
         learner = citizen.self_learner
     else:
-        learner = session.get(Learner, int(learner_id)) if str(learner_id).isdigit() else None
+        learner_key = parse_id(learner_id)
+        learner = session.get(Learner, learner_key) if learner_key else None
         if learner is None or learner.citizen_id != citizen.id:
             raise FieldError("learner", _l("Choose a learner on your account."))
     open_claim = session.execute(select(IdentityClaim.id).where(

@@ -64,7 +64,7 @@ def took_part(session: Session, citizen: Citizen, term: Term) -> bool:
 
 def _stars(name: str, value) -> int:
     raw = str(value if value is not None else "").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 5:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 5:
         raise SurveyFieldError(name, _l("Choose from 1 to 5 stars."))
     return int(raw)
 

@@ -4,7 +4,33 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 
+def _refuse_what_names_no_row() -> None:
+    """Flask-AppBuilder's model views pass ``<pk>`` and an action's name from the URL on
+    unchecked: a key beyond PostgreSQL's integer (or "²") reached the database, and an
+    unknown action name raised, each a 500.  Every model here has an integer key, so
+    anything else names no row (404), and so does an action the view does not have."""
+    from flask import abort, current_app, request
+
+    from ...services.ids import parse_id
+
+    @current_app.before_request
+    def refuse():
+        args = request.view_args or {}
+        posted_action = (request.endpoint or "").endswith(".action_post")
+        if "pk" not in args and not posted_action:
+            return
+        view = getattr(current_app.view_functions.get(request.endpoint), "__self__", None)
+        if view is None:
+            return
+        if "pk" in args and parse_id(args["pk"]) is None:
+            abort(404)
+        name = args.get("name") if "name" in args else request.form.get("action") if posted_action else None
+        if (name is not None or posted_action) and name not in (getattr(view, "actions", None) or {}):
+            abort(404)
+
+
 def register_admin_views(appbuilder) -> None:
+    _refuse_what_names_no_row()
     from .catalogue import (
         CourseView, DiscountRuleView, FlowTemplatePhaseView, FlowTemplateView, PhaseView,
         TermView, VenueView,

@@ -13,6 +13,7 @@ from ...extensions import db
 from ...models import Citizen, Course, Learner, Registration
 from ...services import accounts, audit, catalogue, privacy, registration as engine
 from ...services.errors import DomainError
+from ...services.ids import parse_id
 from .roles import grant
 from .scoping import ALL_VENUES, may_act_for_venue, refuse, staff_venue_id
 from .security import staff_actor
@@ -89,12 +90,11 @@ class CounterRegistrationView(BaseView):
     @has_access
     def register(self):
         form = request.form
-        citizen = db.session.get(Citizen, int(form["citizen_id"])) if form.get("citizen_id", "").isdigit() else None
+        citizen_id, learner_id = parse_id(form.get("citizen_id")), parse_id(form.get("learner_id"))
+        citizen = db.session.get(Citizen, citizen_id) if citizen_id else None
         if citizen is None:
             abort(404)
-        learner = None
-        if form.get("learner_id", "").isdigit():
-            learner = db.session.get(Learner, int(form["learner_id"]))
+        learner = db.session.get(Learner, learner_id) if learner_id else None
         try:
             course: Course = catalogue.get_course(db.session, (form.get("course_code") or "").strip())
             if not may_act_for_venue(course.venue_id):

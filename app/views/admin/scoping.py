@@ -23,6 +23,8 @@ from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 
+from ...services.ids import parse_id
+
 ALL_VENUES = object()
 
 
@@ -146,9 +148,10 @@ class VenueScopedMixin:
     # -- primary keys and actions
     def _deserialize_pk_if_composite(self, pk):
         """Every scoped model has an integer key: anything else is a 404, not a DB error."""
-        if not _is_number(str(pk)):
+        key = parse_id(pk)
+        if key is None:
             abort(404)
-        return int(pk)
+        return key
 
     def _scoped_action_items(self, name, pks) -> None:
         """An action runs only on rows the staff member may see; 404 otherwise."""

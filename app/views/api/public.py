@@ -14,6 +14,7 @@ from ...extensions import db
 from ...services import catalogue as catalogue_service
 from ...services import clock
 from ...services.errors import DomainError
+from ...services.ids import parse_id
 
 
 def phase_json(p) -> dict:
@@ -198,7 +199,7 @@ class PublicApi(BaseApi):
         phases = public_lists.lottery_phases(c)
         raw = request.args.get("phase")
         if raw is not None:
-            phases = [p for p in phases if raw.isdigit() and p.seq == int(raw)]
+            phases = [p for p in phases if p.seq == parse_id(raw)]
         if not phases:
             return self.response(404, error="no_lottery", message="This course has no such lottery.")
         drawn = [p for p in phases if p.drawn_at]

@@ -122,7 +122,7 @@ def _quoted_amount() -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise DomainError(_("The refund amount was altered. Nothing was changed."),
                           code="amount_changed")
     return int(raw)

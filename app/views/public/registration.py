@@ -13,6 +13,7 @@ from ...extensions import db
 from ...models import Learner, Registration
 from ...services import accounts, catalogue, draws, public_lists, registration as engine
 from ...services.errors import DomainError
+from ...services.ids import parse_id
 from .auth import request_actor, require_citizen
 
 bp = Blueprint("registration", __name__)
@@ -54,9 +55,8 @@ def register(code):
     learner = None
     raw = (request.form.get("learner_id") or "").strip()
     if raw:
-        if not raw.isdigit():
-            raise DomainError(_("Choose a learner from the list."), code="bad_learner")
-        learner = db.session.get(Learner, int(raw))
+        learner_id = parse_id(raw)
+        learner = db.session.get(Learner, learner_id) if learner_id else None
         if learner is None or learner.citizen_id != g.citizen.id:
             raise DomainError(_("Choose a learner from the list."), code="bad_learner")
     reg = engine.apply(db.session, course, g.citizen, learner, request_actor())
@@ -142,10 +142,9 @@ def _lottery_phase(course):
     if raw is None:
         drawn = [p for p in phases if p.drawn_at]
         return drawn[-1] if drawn else phases[0]
-    if not raw.isdigit():
-        abort(404)
+    seq = parse_id(raw)
     for p in phases:
-        if p.seq == int(raw):
+        if p.seq == seq:
             return p
     abort(404)
 

@@ -18,6 +18,7 @@ from ...extensions import db
 from ...models import Term
 from ...services import survey
 from ...services.errors import DomainError
+from ...services.ids import parse_id
 from .auth import require_citizen
 
 bp = Blueprint("survey", __name__, url_prefix="/survey")
@@ -35,10 +36,10 @@ def _safe_next(default: str) -> str:
 
 
 def _term(raw) -> Term:
-    raw = str(raw or "").strip()
-    if not raw.isdigit():
+    term_id = parse_id(raw)
+    if term_id is None:
         abort(404)
-    term = db.session.get(Term, int(raw))
+    term = db.session.get(Term, term_id)
     if term is None or not survey.took_part(db.session, g.citizen, term):
         abort(404)
     return term
