@@ -93,9 +93,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         appbuilder = AppBuilder(update_perms=app.config.get("FAB_UPDATE_PERMS", True))
         appbuilder.init_app(app, db.session)
         app.extensions["babel"].locale_selector = select_locale
-        from . import i18n
-
-        i18n.install(app)
         from .views.admin import register_admin_views
 
         register_admin_views(appbuilder)

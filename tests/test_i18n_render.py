@@ -98,19 +98,3 @@ def test_wtforms_messages_are_traditional_chinese(client):
     html = client.post("/login/", data={"username": "", "password": ""},
                        follow_redirects=True).get_data(as_text=True)
     assert "此欄位是必需的" in html and "该字段" not in html
-
-
-def test_template_translations_follow_force_locale(app):
-    """app.i18n caches the catalogue per locale in force: switching with force_locale (as
-    notifications do inside a citizen's request) and back gives each language its text."""
-    from flask import render_template_string
-    from flask_babel import force_locale
-
-    tpl = "{{ _('Teacher') }}|{{ ngettext('%(num)s course', '%(num)s courses', 2) }}"
-    with app.test_request_context("/", headers={"Accept-Language": "zh-TW"}):
-        zh = render_template_string(tpl)
-        with force_locale("en"):
-            en = render_template_string(tpl)
-        again = render_template_string(tpl)
-    assert en.startswith("Teacher|") and not zh.startswith("Teacher|")
-    assert again == zh
