@@ -98,3 +98,18 @@ def test_ids_in_forms_and_query_strings(app, db, world, make, value):
         resp = citizen.post("/account/identities", content_type="multipart/form-data", data=form)
         assert resp.status_code == 400, field
     assert changed(before, fingerprint(db.session, exclude=("audit_entry",))) == []
+
+
+def test_back_office_list_pages_refuse_a_page_that_is_not_one(app, db, world):
+    """``page_<View>`` and ``psize_<View>`` of every Flask-AppBuilder list: a number beyond
+    the database's bigint, or "²", is a 400, not a failed query."""
+    staff = staff_client(app, "bureau")
+    lists = [r for r in app.url_map.iter_rules() if r.endpoint.endswith(".list")]
+    assert len(lists) > 15
+    for rule in lists:
+        view = rule.endpoint.split(".")[0]
+        for arg in (f"page_{view}", f"psize_{view}"):
+            for value in ("9" * 25, "²", "-1"):
+                status = staff.get(f"{rule.rule}?{arg}={value}").status_code
+                assert status in (302, 400, 403), (rule.rule, arg, value, status)
+        assert staff.get(f"{rule.rule}?page_{view}=0").status_code in (200, 302, 403), rule.rule

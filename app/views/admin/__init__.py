@@ -5,16 +5,21 @@ from flask_babel import lazy_gettext as _l
 
 
 def _refuse_what_names_no_row() -> None:
-    """Flask-AppBuilder's model views pass ``<pk>`` and an action's name from the URL on
-    unchecked: a key beyond PostgreSQL's integer (or "²") reached the database, and an
-    unknown action name raised, each a 500.  Every model here has an integer key, so
-    anything else names no row (404), and so does an action the view does not have."""
+    """Flask-AppBuilder's model views pass ``<pk>``, an action's name and the list's page
+    and page size from the URL on unchecked: a key beyond PostgreSQL's integer (or "²")
+    reached the database, an unknown action name raised, a page beyond its bigint made the
+    query fail, each a 500.  Every model here has an integer key, so anything else names no
+    row (404), and so does an action the view does not have; a page that is not one is 400."""
     from flask import abort, current_app, request
 
     from ...services.ids import parse_id
 
     @current_app.before_request
     def refuse():
+        for arg, values in request.args.lists():
+            if arg.startswith(("page_", "psize_")) and not all(
+                    parse_id(v) is not None or v.strip() == "0" for v in values):
+                abort(400)
         args = request.view_args or {}
         posted_action = (request.endpoint or "").endswith(".action_post")
         if "pk" not in args and not posted_action:
