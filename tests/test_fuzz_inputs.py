@@ -347,9 +347,6 @@ def test_course_import_never_fails_and_a_rejected_workbook_creates_nothing(app, 
     assert 302 in statuses and 400 in statuses, statuses
 
 
-@pytest.mark.xfail(strict=True, reason="app/views/admin/office.py int_arg(): '²' passes isdigit() "
-                   "but not int(), and a number beyond PostgreSQL's integer reaches the database: "
-                   "both a 500 (reported; the file is another engineer's)")
 @pytest.mark.parametrize("term_id", ["²", "2200000000"])
 def test_course_import_refuses_a_term_id_that_is_not_a_row_id(app, db, make, term_id):
     make.staff("bureau", "Bureau Admin")

@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ...extensions import db
+from ...services.ids import parse_id
 from ...models import Venue
 from ...services import audit_review, clock
 from ...services.audit_review import Scope, TrailFilter
@@ -169,7 +170,7 @@ def _date_arg(name: str):
 
 def filter_from_args() -> TrailFilter:
     venue = (request.args.get("venue") or "").strip()
-    if venue and not venue.isdigit():
+    if venue and parse_id(venue) is None:
         abort(400)
     events = tuple(e for e in request.args.getlist("event") if e)
     return TrailFilter(person=(request.args.get("person") or "").strip()[:128],
@@ -217,8 +218,7 @@ class AuditTrailView(BaseView):
     @trail_reader
     def index(self):
         f = filter_from_args()
-        page = request.args.get("page", "1")
-        page = int(page) if page.isdigit() and int(page) > 0 else 1
+        page = parse_id(request.args.get("page")) or 1
         rows, total = audit_review.trail_page(db.session, f, page, self.PER_PAGE)
         pages = max((total + self.PER_PAGE - 1) // self.PER_PAGE, 1)
         return self.render_template(
@@ -267,8 +267,8 @@ class AuditTrailView(BaseView):
     @has_access
     @trail_reader
     def hotspots(self):
-        raw = request.args.get("days", "30")
-        days = int(raw) if raw.isdigit() and 0 < int(raw) <= 3660 else 30
+        days = parse_id(request.args.get("days")) or 30
+        days = days if days <= 3660 else 30
         since = clock.now() - dt.timedelta(days=days)
         spots = audit_review.failed_login_hotspots(db.session, since)
         return self.render_template("admin/audit/hotspots.html", spots=spots, days=days,

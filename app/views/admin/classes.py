@@ -11,6 +11,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
 from ...extensions import db
+from ...services.ids import parse_id
 from ...models import Broadcast, Closure, Course, Transfer, Venue
 from ...services import broadcasts, calendar, catalogue, transfers
 from ...services.errors import DomainError
@@ -24,7 +25,8 @@ def _venue_from_form() -> Venue:
     if scope is None:
         refuse()
     raw = request.form.get("venue_id") or (str(scope) if scope is not ALL_VENUES else "")
-    venue = db.session.get(Venue, int(raw)) if raw.isdigit() else None
+    venue_id = parse_id(raw)
+    venue = db.session.get(Venue, venue_id) if venue_id else None
     if venue is None:
         raise DomainError(_l("Choose a venue."), code="no_venue")
     if not may_act_for_venue(venue.id):

@@ -28,6 +28,7 @@ from ...models import Course, FlowTemplate, Registration, Term, Venue
 from ...services import attendance, audit_review, certificates, course_ops, dashboards, rosters
 from ...services import clock
 from ...services.errors import DomainError
+from ...services.ids import parse_id
 from ...services.registration import state_label
 from .roles import grant
 from .scoping import ALL_VENUES, may_act_for_venue, refuse, staff_venue_id
@@ -64,12 +65,15 @@ def owned(model, pk):
 
 
 def int_arg(name: str, source=None):
+    """A row id from the query string (or ``source``): None when absent, 400 when it is
+    not one (not ASCII digits, or beyond any row id)."""
     raw = ((source or request.args).get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    value = parse_id(raw)
+    if value is None:
         abort(400)
-    return int(raw)
+    return value
 
 
 def download(body: bytes | str, filename: str, mimetype: str, what: str, rows: int,
@@ -219,10 +223,9 @@ class OfficeView(BaseView):
             abort(404)
         status, checked = 200, None
         if request.method == "POST":
-            raw = request.form.getlist("present")
-            if any(not v.isdigit() for v in raw):
+            checked = {parse_id(v) for v in request.form.getlist("present")}
+            if None in checked:
                 abort(400)
-            checked = {int(v) for v in raw}
             try:
                 counts = attendance.record(db.session, course, day, checked, staff_actor(g.user))
                 db.session.commit()
@@ -404,10 +407,10 @@ class CourseOpsView(BaseView):
     @has_access
     def apply(self):
         template = owned(FlowTemplate, int_arg("template", request.form) or 0)
-        ids = request.form.getlist("course")
-        if any(not i.isdigit() for i in ids):
+        ids = [parse_id(i) for i in request.form.getlist("course")]
+        if None in ids:
             abort(400)
-        courses = [owned(Course, int(i)) for i in ids]
+        courses = [owned(Course, i) for i in ids]
         try:
             n = course_ops.apply_template(db.session, template, courses, staff_actor(g.user),
                                           replace=bool(request.form.get("replace")))
