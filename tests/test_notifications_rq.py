@@ -118,8 +118,14 @@ def _admitted(make, db, n: int = 1, course=None, **citizen_kw):
     return regs
 
 
-def test_email_and_sms_reach_real_servers_through_rq_workers(rig, make, db):
-    rig.workers.start()
+@pytest.mark.parametrize("worker_class", ["app.jobs.worker.AppWorker",
+                                          "app.jobs.worker.AppSimpleWorker"])
+def test_email_and_sms_reach_real_servers_through_rq_workers(rig, make, db, worker_class):
+    """Through the forking worker (one work horse per job) and the non-forking one the
+    README suggests for the notifications queue."""
+    rig.workers.worker_class = worker_class
+    worker = rig.workers.start()
+    assert worker_class.rsplit(".", 1)[1] in " ".join(open(f"/proc/{worker.pid}/cmdline").read().split("\0"))
     zh, en = _admitted(make, db, 2, locale=["zh_Hant_TW", "en"])
     db.session.commit()  # the after-commit hook enqueues on Redis; the worker delivers
     rows = rig.wait_final(4, timeout=30)

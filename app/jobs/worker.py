@@ -11,7 +11,7 @@ and only drops the database connections it inherited (they belong to the parent)
 """
 from __future__ import annotations
 
-from rq.worker import Worker
+from rq.worker import SimpleWorker, Worker
 
 from . import worker_app
 
@@ -35,3 +35,14 @@ class AppWorker(Worker):
     def main_work_horse(self, job, queue):
         self._drop_connections(close=False)
         return super().main_work_horse(job, queue)
+
+
+class AppSimpleWorker(SimpleWorker):
+    """A worker that runs every job in its own process (no fork per job): for the
+    ``notifications`` queue, whose jobs are short and many, where a fork per job costs more
+    CPU than the delivery itself.  A job that crashes the interpreter takes the worker with
+    it (the outbox's lease and sweep recover the message); timeouts still apply."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flask_app = worker_app()

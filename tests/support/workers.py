@@ -49,6 +49,7 @@ class RqWorkers:
                     "NOTIFY_QUEUE": queue, **env}
         self.procs: list[subprocess.Popen] = []
         self._n = 0
+        self.worker_class = "app.jobs.worker.AppWorker"  # or app.jobs.worker.AppSimpleWorker
 
     def start(self) -> subprocess.Popen:
         return self.start_many(1)[0]
@@ -65,7 +66,7 @@ class RqWorkers:
         name = f"{self.queue}-w{self._n}"
         log = open(self.log_dir / f"{name}.log", "wb")
         proc = subprocess.Popen(
-            [RQ, "worker", "-u", self.redis_url, "--worker-class", "app.jobs.worker.AppWorker",
+            [RQ, "worker", "-u", self.redis_url, "--worker-class", self.worker_class,
              "--job-class", "app.jobs.AppJob",
              "--with-scheduler", "-n", name, self.queue],
             cwd=str(ROOT), env=self.env, stdout=log, stderr=subprocess.STDOUT,
