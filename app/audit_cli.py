@@ -9,16 +9,10 @@ and appends its anchor line to a file that should live outside the database's re
 """
 from __future__ import annotations
 
-import os
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-
-
-def _default_anchor_file() -> str:
-    return current_app.config.get("AUDIT_ANCHOR_FILE") or os.path.join(
-        current_app.instance_path, "audit-anchors.txt")
 
 
 def register_audit_cli(app: Flask) -> None:
@@ -61,7 +55,7 @@ def register_audit_cli(app: Flask) -> None:
 
         line = audit_review.checkpoint(db.session)
         db.session.commit()
-        audit_review.append_anchor(anchors_path or _default_anchor_file(), line)
+        audit_review.append_anchor(anchors_path or audit_review.anchor_file(), line)
         click.echo(line)
 
     app.cli.add_command(group)

@@ -62,15 +62,9 @@ def audit_checkpoint() -> str:
     """Anchor the security trail: record an ``audit_checkpoint`` entry and append its line
     to ``AUDIT_ANCHOR_FILE`` (keep that file off the database host), so deleting the
     newest entries (tail truncation) shows in ``flask audit verify --anchors``."""
-    import os
-
-    from flask import current_app
-
     from ..services import audit_review
 
     line = audit_review.checkpoint(db.session)
     db.session.commit()
-    path = current_app.config.get("AUDIT_ANCHOR_FILE") or os.path.join(
-        current_app.instance_path, "audit-anchors.txt")
-    audit_review.append_anchor(path, line)
+    audit_review.append_anchor(audit_review.anchor_file(), line)
     return line

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..models import Attendance, Course, Registration
@@ -42,8 +42,7 @@ class Sheet:
 
     @property
     def recorded_dates(self) -> list[dt.date]:
-        days = {day for _, day in self.marks}
-        return [d for d in self.dates if d in days]
+        return _recorded(self.dates, self.marks)
 
     def mark(self, reg: Registration, day: dt.date) -> bool | None:
         return self.marks.get((reg.id, day))
@@ -54,6 +53,12 @@ class Sheet:
 
 def class_dates(session: Session, course: Course) -> list[dt.date]:
     return calendar.session_dates(session, course)
+
+
+def _recorded(dates: list[dt.date], marks: dict[tuple[int, dt.date], bool]) -> list[dt.date]:
+    """The class dates for which any learner's mark was recorded."""
+    days = {day for _, day in marks}
+    return [d for d in dates if d in days]
 
 
 def _rate(marks: dict[tuple[int, dt.date], bool], reg_id: int,
@@ -77,33 +82,17 @@ def sheet(session: Session, course: Course) -> Sheet:
                  registrations=seated(session, course), marks=_marks(session, course))
 
 
-def recorded_dates(session: Session, course: Course) -> list[dt.date]:
-    """The class dates of the course for which attendance has been recorded."""
-    days = set(session.execute(
-        select(Attendance.session_date).distinct()
-        .join(Registration, Registration.id == Attendance.registration_id)
-        .where(Registration.course_id == course.id)).scalars())
-    return [d for d in class_dates(session, course) if d in days]
-
-
 def rate(session: Session, reg: Registration) -> float | None:
     """Share (0–100) of the course's recorded sessions the learner attended; ``None`` while
     no session of the course has been recorded."""
-    recorded = recorded_dates(session, reg.course)
-    if not recorded:
-        return None
-    present = session.execute(select(func.count()).select_from(Attendance).where(
-        Attendance.registration_id == reg.id, Attendance.present.is_(True),
-        Attendance.session_date.in_(recorded))).scalar_one()
-    return round(100.0 * present / len(recorded), 1)
+    marks = _marks(session, reg.course)
+    return _rate(marks, reg.id, _recorded(class_dates(session, reg.course), marks))
 
 
 def rates(session: Session, course: Course) -> dict[int, float | None]:
     """Registration id -> rate, for every seated registration of the course (one query)."""
-    marks = _marks(session, course)
-    days = {day for _, day in marks}
-    recorded = [d for d in class_dates(session, course) if d in days]
-    return {reg.id: _rate(marks, reg.id, recorded) for reg in seated(session, course)}
+    grid = sheet(session, course)
+    return {reg.id: grid.rate(reg) for reg in grid.registrations}
 
 
 def record(session: Session, course: Course, day: dt.date, present_ids: set[int],

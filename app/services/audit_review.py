@@ -565,6 +565,16 @@ def checkpoint(session: Session, actor: Actor = SYSTEM) -> str:
     return f"{row.id} {row.hash} {row.at.isoformat(timespec='seconds')}Z"
 
 
+def anchor_file() -> str:
+    """Where anchor lines go: ``AUDIT_ANCHOR_FILE``, else ``instance/audit-anchors.txt``."""
+    import os
+
+    from flask import current_app
+
+    return current_app.config.get("AUDIT_ANCHOR_FILE") or os.path.join(
+        current_app.instance_path, "audit-anchors.txt")
+
+
 def append_anchor(path: str, line: str) -> None:
     """Append an anchor line to ``path`` (a file that should live outside the database's
     reach: another host, WORM storage; or mail the line to the auditors)."""

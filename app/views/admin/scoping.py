@@ -23,7 +23,7 @@ from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import get_field_setup_query
 
-from ...services.ids import parse_id
+from ...services.ids import is_number, parse_id
 
 ALL_VENUES = object()
 
@@ -38,10 +38,6 @@ def refuse():
 
 
 CITY_ROLES = {"Bureau Admin", "Supervisor"}
-
-
-def _is_number(value: str) -> bool:
-    return value.isascii() and value.isdigit()
 
 
 def staff_roles(user=None) -> set[str]:
@@ -135,14 +131,14 @@ class VenueScopedMixin:
         filters = self._filters._all_filters
         for arg in request.args:
             values = request.args.getlist(arg)
-            if arg.startswith(("page_", "psize_")) and not all(_is_number(v) for v in values):
+            if arg.startswith(("page_", "psize_")) and not all(is_number(v) for v in values):
                 abort(400)
             m = re.match(r"_flt_(\d)_(.*)", arg)
             if m and m.group(2) in filters:
                 column = m.group(2)
                 if int(m.group(1)) >= len(filters[column]):
                     abort(400)
-                if self.datamodel.is_relation(column) and not all(_is_number(v) for v in values):
+                if self.datamodel.is_relation(column) and not all(is_number(v) for v in values):
                     abort(400)
 
     # -- primary keys and actions
